@@ -1,0 +1,41 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "khactl",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Corosync", targets: ["Corosync"]),
+        .executable(name: "khactl", targets: ["khactl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
+    targets: [
+        // The C boundary: module map and shim header over corosync's client libraries.
+        .systemLibrary(
+            name: "CCorosync",
+            pkgConfig: "libcpg",
+            providers: [.apt(["libcpg-dev", "libquorum-dev", "libvotequorum-dev", "libcmap-dev", "libcorosync-common-dev"])]
+        ),
+        // Typed, async Swift over CPG, quorum, votequorum and cmap. The only importer of CCorosync.
+        .target(name: "Corosync", dependencies: ["CCorosync"]),
+        // The features as a library: every CLI command is a testable type here.
+        .target(
+            name: "KhactlCore",
+            dependencies: [
+                "Corosync",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // @main and nothing else.
+        .executableTarget(name: "khactl", dependencies: ["KhactlCore"]),
+        // A CPG group member in its own process, for the multi-process CPG tests.
+        .executableTarget(name: "cpg-peer", dependencies: ["Corosync"], path: "Tests/Support/cpg-peer"),
+        .testTarget(name: "CorosyncTests", dependencies: ["Corosync"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["Corosync", "KhactlCore"]
+        ),
+    ]
+)

@@ -1,0 +1,164 @@
+internal import CCorosync
+import Dispatch
+import Synchronization
+
+/// Receives the events that corosync's C callbacks produce and hands them to an `AsyncThrowingStream`.
+///
+/// Retained once through `Unmanaged` as the handle's context pointer and released once, after the handle
+/// is finalized, so a callback can never see a dangling sink.
+final class EventSink<Event: Sendable>: Sendable {
+    let continuation: AsyncThrowingStream<Event, any Error>.Continuation
+
+    init(_ continuation: AsyncThrowingStream<Event, any Error>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func yield(_ event: Event) {
+        continuation.yield(event)
+    }
+
+    /// The sink behind a context pointer that ``retainedContext()`` produced.
+    static func from(_ context: UnsafeRawPointer?) -> EventSink? {
+        guard let context else { return nil }
+        // Sound: every context pointer set by this module came from retainedContext() and stays
+        // retained until DispatchLoop's cancel handler has finalized the handle.
+        return Unmanaged<EventSink>.fromOpaque(context).takeUnretainedValue()
+    }
+
+    func retainedContext() -> UnsafeMutableRawPointer {
+        Unmanaged.passRetained(self).toOpaque()
+    }
+
+    func releaseContext(_ context: UnsafeMutableRawPointer) {
+        Unmanaged<EventSink>.fromOpaque(context).release()
+    }
+}
+
+/// Drives one corosync handle: reads its fd on a private serial queue, dispatches with `CS_DISPATCH_ALL`,
+/// serialises every other call on the handle through the same queue, and owns the one teardown path:
+/// cancel the read source -> finalize the handle -> finish the stream -> release the callback context.
+final class DispatchLoop<Event: Sendable>: Sendable {
+    private enum Phase {
+        case open
+        case closing
+        case closed
+    }
+
+    private struct State {
+        var phase: Phase = .open
+        /// Set when the loop ended because corosync went away rather than because the owner closed it.
+        var failure: CorosyncError?
+        var closedByOwner = false
+    }
+
+    let stream: AsyncThrowingStream<Event, any Error>
+    private let sink: EventSink<Event>
+    private let queue: DispatchQueue
+    private let onQueueKey = DispatchSpecificKey<Bool>()
+    // Written once in init and only cancelled afterwards; DispatchSource is thread-safe for cancel().
+    nonisolated(unsafe) private var source: (any DispatchSourceRead)?
+    private let state = Mutex(State())
+    private let finished = DispatchSemaphore(value: 0)
+    private let name: String
+
+    /// Creates the stream and the sink; the caller initialises its handle with `sink.retainedContext()`
+    /// and then calls ``start(fd:dispatch:finalize:context:)``.
+    init(name: String, buffering: AsyncThrowingStream<Event, any Error>.Continuation.BufferingPolicy) {
+        let (stream, continuation) = AsyncThrowingStream<Event, any Error>.makeStream(bufferingPolicy: buffering)
+        self.stream = stream
+        self.sink = EventSink(continuation)
+        self.name = name
+        self.queue = DispatchQueue(label: "khactl.corosync.\(name)")
+        queue.setSpecific(key: onQueueKey, value: true)
+    }
+
+    var contextSink: EventSink<Event> { sink }
+
+    /// Starts reading `fd`. `dispatch` and `finalize` are only ever called on the loop's queue.
+    func start(
+        fd: Int32,
+        dispatch: @escaping @Sendable () -> cs_error_t,
+        finalize: @escaping @Sendable () -> Void,
+        context: UnsafeMutableRawPointer?
+    ) {
+        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
+        source.setEventHandler { [unowned self] in
+            let result = dispatch()
+            if result != CS_OK && result != CS_ERR_TRY_AGAIN {
+                self.fail(CorosyncError(code: Int32(bitPattern: result.rawValue), operation: "\(self.name) dispatch"))
+            }
+        }
+        // Captures self strongly on purpose: the loop must outlive its own teardown.
+        source.setCancelHandler {
+            finalize()
+            let failure = self.state.withLock { state -> CorosyncError? in
+                state.phase = .closed
+                return state.closedByOwner ? nil : state.failure
+            }
+            if let failure {
+                self.sink.continuation.finish(throwing: failure)
+            } else {
+                self.sink.continuation.finish()
+            }
+            if let context {
+                self.sink.releaseContext(context)
+            }
+            self.finished.signal()
+        }
+        self.source = source
+        // A consumer that stops iterating ends the handle too; later calls then throw instead of trapping.
+        sink.continuation.onTermination = { [weak self] _ in
+            self?.beginTeardown(failure: .badHandle.during("\(self?.name ?? "corosync"): event stream ended"), byOwner: false)
+        }
+        source.resume()
+    }
+
+    /// Runs `body` on the loop's queue, serialised with dispatch, unless the handle is gone.
+    func perform<T>(_ body: () throws(CorosyncError) -> T) throws(CorosyncError) -> T {
+        let result: Result<T, CorosyncError> = queue.sync {
+            let (phase, failure, byOwner) = state.withLock { ($0.phase, $0.failure, $0.closedByOwner) }
+            if phase != .open {
+                precondition(!byOwner, "\(name) handle used after close()")
+                return .failure(failure ?? .badHandle.during("\(name): handle closed"))
+            }
+            do throws(CorosyncError) {
+                return .success(try body())
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// The error that ended the loop, if corosync went away.
+    var failure: CorosyncError? { state.withLock { $0.failure } }
+
+    /// Closes the handle and waits until it is finalized (unless called from the loop's own queue).
+    func close() {
+        let first = beginTeardown(failure: nil, byOwner: true)
+        if DispatchQueue.getSpecific(key: onQueueKey) == true { return }
+        if first || state.withLock({ $0.phase != .closed }) {
+            finished.wait()
+            finished.signal()  // Let any other waiter through as well.
+        }
+    }
+
+    private func fail(_ error: CorosyncError) {
+        beginTeardown(failure: error, byOwner: false)
+    }
+
+    @discardableResult
+    private func beginTeardown(failure: CorosyncError?, byOwner: Bool) -> Bool {
+        let first = state.withLock { state -> Bool in
+            guard state.phase == .open else { return false }
+            state.phase = .closing
+            state.failure = failure
+            state.closedByOwner = byOwner
+            return true
+        }
+        if first {
+            source?.cancel()
+        }
+        return first
+    }
+}
