@@ -1,0 +1,210 @@
+import Corosync
+import Foundation
+
+/// One event of the cluster as `khactl watch` reports it.
+public enum ClusterEvent: Hashable, Sendable {
+    /// A new membership formed (from the quorum service's node list notification).
+    case membership(QuorumNodeListChange)
+    /// The quorum state, the current one first.
+    case quorum(QuorumState)
+    /// The watchers' CPG group changed (a watcher started or ended on some node).
+    case cpg(CPGConfigurationChange)
+    /// The connection to corosync was lost; `reason` says how.
+    case disconnected(reason: String)
+    /// The connection to corosync is back after `attempts` tries.
+    case reconnected(attempts: Int)
+
+    /// `membership`, `quorum`, `cpg` or `connection`.
+    public var kind: String {
+        switch self {
+        case .membership: "membership"
+        case .quorum: "quorum"
+        case .cpg: "cpg"
+        case .disconnected, .reconnected: "connection"
+        }
+    }
+
+    /// The event's fields, without time, kind and node.
+    public var fields: [String: JSONValue] {
+        func ids(_ list: [NodeID]) -> JSONValue { .array(list.map { .integer(Int64($0.rawValue)) }) }
+        func changes(_ list: [CPGMemberChange]) -> JSONValue {
+            .array(list.map {
+                ["nodeID": .integer(Int64($0.member.nodeID.rawValue)), "pid": .integer(Int64($0.member.pid)), "reason": .string($0.reason.description)]
+            })
+        }
+        switch self {
+        case .membership(let change):
+            return ["ringID": .string(change.ringID.description), "members": ids(change.members), "joined": ids(change.joined), "left": ids(change.left)]
+        case .quorum(let state):
+            return ["quorate": .bool(state.quorate), "ringID": .string(state.ringID.description), "members": ids(state.members)]
+        case .cpg(let change):
+            return [
+                "group": .string(change.group),
+                "members": .array(change.members.map { ["nodeID": .integer(Int64($0.nodeID.rawValue)), "pid": .integer(Int64($0.pid))] }),
+                "joined": changes(change.joined), "left": changes(change.left),
+            ]
+        case .disconnected(let reason):
+            return ["state": "disconnected", "reason": .string(reason)]
+        case .reconnected(let attempts):
+            return ["state": "reconnected", "attempts": .integer(Int64(attempts))]
+        }
+    }
+
+    /// One human-readable line.
+    public var text: String {
+        func list(_ ids: [NodeID]) -> String { ids.isEmpty ? "-" : ids.map(\.description).joined(separator: ",") }
+        switch self {
+        case .membership(let change):
+            return "membership ring \(change.ringID): members \(list(change.members)) joined \(list(change.joined)) left \(list(change.left))"
+        case .quorum(let state):
+            return "quorum \(state.quorate ? "quorate" : "NOT quorate") ring \(state.ringID): members \(list(state.members))"
+        case .cpg(let change):
+            let joined = change.joined.map { "\($0.member) (\($0.reason))" }.joined(separator: " ")
+            let left = change.left.map { "\($0.member) (\($0.reason))" }.joined(separator: " ")
+            return "cpg \(change.group): members \(change.members.map(\.description).joined(separator: " "))"
+                + (joined.isEmpty ? "" : "; joined \(joined)") + (left.isEmpty ? "" : "; left \(left)")
+        case .disconnected(let reason):
+            return "connection lost: \(reason)"
+        case .reconnected(let attempts):
+            return "connection restored after \(attempts) attempt(s)"
+        }
+    }
+}
+
+/// Watches corosync membership, quorum and the watchers' CPG group as one stream.
+public struct ClusterEventSource: Sendable {
+    /// Where corosync runs.
+    public let endpoint: CorosyncEndpoint
+    /// The CPG group the watcher joins, so watchers on all nodes see each other.
+    public let group: CPGGroupName
+    /// Reconnect with backoff when corosync goes away, reporting it in the stream, instead of ending.
+    public let reconnect: Bool
+    /// The longest pause between reconnection attempts.
+    public let maximumBackoff: Duration
+
+    /// The default group of khactl's watchers.
+    public static let defaultGroup = try! CPGGroupName("khactl-watch")
+
+    /// Creates a source.
+    public init(
+        endpoint: CorosyncEndpoint = .local,
+        group: CPGGroupName = ClusterEventSource.defaultGroup,
+        reconnect: Bool = false,
+        maximumBackoff: Duration = .seconds(2)
+    ) {
+        self.endpoint = endpoint
+        self.group = group
+        self.reconnect = reconnect
+        self.maximumBackoff = maximumBackoff
+    }
+
+    /// A connected session: the handles and the local node id.
+    private struct Session: Sendable {
+        let quorum: Quorum
+        let cpg: CPG
+        let localNodeID: NodeID
+
+        func close() {
+            cpg.close()
+            quorum.close()
+        }
+    }
+
+    private func connect() throws -> Session {
+        let quorum = try Quorum(endpoint: endpoint)
+        do {
+            let cpg = try CPG(endpoint: endpoint, totemChanges: false)
+            do {
+                try cpg.join(group)
+                return Session(quorum: quorum, cpg: cpg, localNodeID: try cpg.localNodeID())
+            } catch {
+                cpg.close()
+                throw error
+            }
+        } catch {
+            quorum.close()
+            throw error
+        }
+    }
+
+    /// Connects (throwing at once when corosync cannot be reached) and returns the events with the local
+    /// node id they were seen on. The stream ends with the connection's error unless ``reconnect`` is set.
+    public func events() throws -> AsyncThrowingStream<(node: NodeID, event: ClusterEvent), any Error> {
+        let first = try connect()
+        let (stream, continuation) = AsyncThrowingStream<(node: NodeID, event: ClusterEvent), any Error>.makeStream()
+        let task = Task {
+            var session = first
+            while !Task.isCancelled {
+                let failure = await pump(session, into: continuation)
+                session.close()
+                guard let failure, !Task.isCancelled else { break }
+                guard reconnect else {
+                    continuation.finish(throwing: failure)
+                    return
+                }
+                continuation.yield((session.localNodeID, .disconnected(reason: String(describing: failure))))
+                guard let next = await reconnectWithBackoff() else { break }
+                session = next.session
+                continuation.yield((session.localNodeID, .reconnected(attempts: next.attempts)))
+            }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    /// Forwards both handles' events until one ends; returns its error, or nil when cancelled.
+    private func pump(
+        _ session: Session,
+        into continuation: AsyncThrowingStream<(node: NodeID, event: ClusterEvent), any Error>.Continuation
+    ) async -> (any Error)? {
+        let node = session.localNodeID
+        return await withTaskGroup(of: (any Error)?.self) { group in
+            group.addTask {
+                do {
+                    for try await event in session.quorum.events {
+                        switch event {
+                        case .quorum(let state): continuation.yield((node, .quorum(state)))
+                        case .nodeList(let change): continuation.yield((node, .membership(change)))
+                        }
+                    }
+                    return Task.isCancelled ? nil : CorosyncError.library.during("quorum event stream ended")
+                } catch {
+                    return error
+                }
+            }
+            group.addTask {
+                do {
+                    for try await event in session.cpg.events {
+                        if case .configurationChange(let change) = event { continuation.yield((node, .cpg(change))) }
+                    }
+                    return Task.isCancelled ? nil : CorosyncError.library.during("cpg event stream ended")
+                } catch {
+                    return error
+                }
+            }
+            // Cancellation of the watcher reaches the handles through their streams' termination.
+            let first = await group.next() ?? nil
+            session.close()
+            group.cancelAll()
+            return first
+        }
+    }
+
+    private func reconnectWithBackoff() async -> (session: Session, attempts: Int)? {
+        var pause = Duration.milliseconds(100)
+        var attempts = 0
+        while !Task.isCancelled {
+            attempts += 1
+            if let session = try? connect() { return (session, attempts) }
+            try? await Task.sleep(for: pause)
+            pause = min(pause * 2, maximumBackoff)
+        }
+        return nil
+    }
+}
+
+extension CorosyncError {
+    /// The same error with a different operation text (for stream ends that carry no code of their own).
+    func during(_ operation: String) -> CorosyncError { CorosyncError(code: code, operation: operation) }
+}
