@@ -103,6 +103,12 @@ public struct VotequorumNode: Hashable, Sendable {
     public let nodeID: NodeID
     /// Its state.
     public let state: VotequorumNodeState
+
+    /// Creates a node entry.
+    public init(nodeID: NodeID, state: VotequorumNodeState) {
+        self.nodeID = nodeID
+        self.state = state
+    }
 }
 
 /// What votequorum delivers.

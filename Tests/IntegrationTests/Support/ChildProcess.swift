@@ -1,0 +1,60 @@
+import Foundation
+
+/// A daemon started for a test with a clean signal state.
+///
+/// Foundation's `Process` passes on the spawning thread's signal mask, and the test runner's threads
+/// block almost every signal: a corosync started that way ignores SIGTERM. This spawns with
+/// `posix_spawn`, an empty signal mask and default dispositions, as a service manager would.
+struct ChildProcess: Sendable {
+    let pid: pid_t
+
+    /// Starts `executable` with `arguments`; stdin is /dev/null, stdout and stderr go to `log` (or /dev/null).
+    static func spawn(_ executable: String, _ arguments: [String], log: String? = nil) throws -> ChildProcess {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        guard result == 0 else {
+            throw TestSetupError("posix_spawn \(executable) failed: \(String(cString: strerror(result)))")
+        }
+        return ChildProcess(pid: pid)
+    }
+
+    /// Whether the process has not exited yet (reaping it if it has).
+    var isRunning: Bool {
+        var status: Int32 = 0
+        return waitpid(pid, &status, WNOHANG) == 0
+    }
+
+    /// SIGTERM, then SIGKILL after `grace` seconds; returns once the process is reaped.
+    func terminate(grace: TimeInterval) {
+        var status: Int32 = 0
+        if waitpid(pid, &status, WNOHANG) != 0 { return }
+        kill(pid, SIGTERM)
+        let deadline = Date().addingTimeInterval(grace)
+        while Date() < deadline {
+            if waitpid(pid, &status, WNOHANG) != 0 { return }
+            usleep(10_000)
+        }
+        kill(pid, SIGKILL)
+        waitpid(pid, &status, 0)
+    }
+}
