@@ -6,10 +6,13 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Corosync", targets: ["Corosync"]),
+        .library(name: "ClusterExec", targets: ["ClusterExec"]),
         .executable(name: "khactl", targets: ["khactl"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
     ],
     targets: [
         // The C boundary: module map and shim header over corosync's client libraries.
@@ -20,11 +23,20 @@ let package = Package(
         ),
         // Typed, async Swift over CPG, quorum, votequorum and cmap. The only importer of CCorosync.
         .target(name: "Corosync", dependencies: ["CCorosync"]),
+        // Command values, the subprocess runner, and (later) the plan/apply engine.
+        .target(
+            name: "ClusterExec",
+            dependencies: [
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         // The features as a library: every CLI command is a testable type here.
         .target(
             name: "KhactlCore",
             dependencies: [
                 "Corosync",
+                "ClusterExec",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,0 +1,96 @@
+import Foundation
+import Subprocess
+#if canImport(System)
+import System
+#else
+import SystemPackage
+#endif
+
+/// Runs commands. The real one is ``SubprocessRunner``; tests of command rendering may script one.
+public protocol CommandRunner: Sendable {
+    /// Runs `command` to completion and returns its status and output; throws only when it cannot be
+    /// started or times out. A non-zero exit is data here, not an error.
+    func run(_ command: Command) async throws(CommandError) -> CommandOutput
+}
+
+extension CommandRunner {
+    /// Runs `command` and throws ``CommandError`` unless it exits 0.
+    @discardableResult
+    public func check(_ command: Command) async throws(CommandError) -> CommandOutput {
+        let output = try await run(command)
+        guard output.succeeded else { throw CommandError(command: command, reason: .failed(output)) }
+        return output
+    }
+}
+
+/// Runs commands as subprocesses with swift-subprocess: an argument array, a clean signal mask, output
+/// limits, and a timeout after which the program gets SIGTERM and, 2 s later, SIGKILL.
+public struct SubprocessRunner: CommandRunner {
+    /// The most output kept from each stream; a program that prints more fails the command.
+    public let outputLimit: Int
+
+    /// Creates a runner.
+    public init(outputLimit: Int = 64 * 1024 * 1024) {
+        self.outputLimit = outputLimit
+    }
+
+    public func run(_ command: Command) async throws(CommandError) -> CommandOutput {
+        let limit = outputLimit
+        let stdin = command.standardInput ?? []
+        do {
+            let result = try await withThrowingTaskGroup(of: ExecutionRecord?.self) { group in
+                group.addTask {
+                    let executable: Executable =
+                        command.executable.hasPrefix("/") ? .path(FilePath(command.executable)) : .name(command.executable)
+                    var updates: [Environment.Key: String?] = [:]
+                    for (key, value) in command.environment { updates[Environment.Key(stringLiteral: key)] = value }
+                    let environment = Environment.inherit.updating(updates)
+                    var options = PlatformOptions()
+                    // Cancelled at the timeout: SIGTERM, then SIGKILL 2 s later.
+                    options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: .seconds(2))]
+                    let result = try await Subprocess.run(
+                        executable,
+                        arguments: Arguments(command.arguments),
+                        environment: environment,
+                        platformOptions: options,
+                        input: .array(stdin),
+                        output: .string(limit: limit),
+                        error: .string(limit: limit)
+                    )
+                    return ExecutionRecord(
+                        status: result.terminationStatus,
+                        standardOutput: result.standardOutput,
+                        standardError: result.standardError)
+                }
+                group.addTask {
+                    try await Task.sleep(for: command.timeout)
+                    return nil
+                }
+                let first = try await group.next() ?? nil
+                group.cancelAll()
+                return first
+            }
+            guard let result else {
+                throw CommandError(command: command, reason: .timedOut(command.timeout))
+            }
+            switch result.status {
+            case .exited(let code):
+                return CommandOutput(status: code, standardOutput: result.standardOutput, standardError: result.standardError)
+            case .signaled(let signal):
+                return CommandOutput(
+                    status: 128 + signal, signaled: true, standardOutput: result.standardOutput,
+                    standardError: result.standardError)
+            }
+        } catch let error as CommandError {
+            throw error
+        } catch {
+            throw CommandError(command: command, reason: .launchFailed(String(describing: error)))
+        }
+    }
+}
+
+private struct ExecutionRecord: Sendable {
+    let status: TerminationStatus
+    let standardOutput: String
+    let standardError: String
+}

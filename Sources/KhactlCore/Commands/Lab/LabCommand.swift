@@ -1,0 +1,225 @@
+import ArgumentParser
+import ClusterExec
+import Foundation
+
+/// `khactl lab`: a real multi-node cluster in network namespaces on this machine.
+public struct LabCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "lab",
+        abstract: "A real N-node Corosync/Pacemaker cluster in network namespaces on this machine.",
+        subcommands: [LabUp.self, LabStatus.self, LabExec.self, LabKill.self, LabRevive.self, LabDown.self, LabInit.self]
+    )
+
+    public init() {}
+}
+
+/// Options naming the lab.
+public struct LabOptions: ParsableArguments {
+    @Option(help: "The lab's name; labs with different names run side by side.")
+    public var name = "lab"
+
+    public init() {}
+
+    func lab() throws -> Lab {
+        do { return try Lab(name: name) } catch { throw CLIError(String(describing: error)) }
+    }
+}
+
+/// Runs `body`, turning lab and command errors into one-line CLI errors.
+func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as LabError {
+        throw CLIError(error.description)
+    } catch let error as CommandError {
+        throw CLIError(error.description)
+    }
+}
+
+/// `khactl lab up`.
+public struct LabUp: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(commandName: "up", abstract: "Start a lab cluster.")
+
+    @OptionGroup public var lab: LabOptions
+    @Option(help: "Number of nodes, 2 to 9.") public var nodes = 3
+    @Option(help: "corosync token timeout in ms.") public var token = 1000
+    @Option(help: "corosync consensus timeout in ms.") public var consensus = 1200
+
+    public init() {}
+
+    public func run() async throws {
+        var options = Lab.UpOptions()
+        options.nodes = nodes
+        options.token = token
+        options.consensus = consensus
+        let lab = try self.lab.lab()
+        let start = ContinuousClock.now
+        try await reportingErrors {
+            try await lab.up(options) { print("lab \(lab.name): \($0)") }
+        }
+        print("lab \(lab.name): up, \(nodes) nodes online, in \((ContinuousClock.now - start).formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1))))")
+    }
+}
+
+/// `khactl lab status`.
+public struct LabStatus: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(commandName: "status", abstract: "Show the lab's nodes and cluster.")
+
+    @OptionGroup public var lab: LabOptions
+    @OptionGroup public var global: GlobalOptions
+
+    public init() {}
+
+    public func run() async throws {
+        let lab = try self.lab.lab()
+        let state = try await reportingErrors { try lab.state() }
+        let cluster = try? await lab.clusterStatus()
+        switch global.output {
+        case .json:
+            var nodes: [JSONValue] = []
+            for node in state.nodes {
+                let online = cluster?.nodes.first { $0.name == node.name }?.online ?? false
+                nodes.append([
+                    "name": .string(node.name), "address": .string(node.address), "bmc": .string(node.bmcAddress),
+                    "power": .string(node.initProcess?.isAlive == true ? "on" : "off"),
+                    "fault": node.fault.map { .string($0.rawValue) } ?? .null, "online": .bool(online),
+                ])
+            }
+            var object: [String: JSONValue] = ["name": .string(state.name), "nodes": .array(nodes)]
+            if let cluster {
+                object["dc"] = cluster.dc.map(JSONValue.string) ?? .null
+                object["quorate"] = .bool(cluster.quorate)
+                object["resources"] = .array(cluster.resources.map {
+                    ["id": .string($0.id), "agent": .string($0.agent), "role": .string($0.role), "nodes": .array($0.nodes.map(JSONValue.string))]
+                })
+            }
+            print(JSONValue.object(object).line)
+        case .text:
+            print("lab \(state.name): token \(state.token) ms, consensus \(state.consensus) ms")
+            for node in state.nodes {
+                let power = node.initProcess?.isAlive == true ? "on" : "off"
+                let online = cluster?.nodes.first { $0.name == node.name }?.online == true ? "online" : "offline"
+                print("  \(node.name)  \(node.address)  power \(power)  \(online)\(node.fault.map { "  fault \($0.rawValue)" } ?? "")")
+            }
+            if let cluster {
+                print("cluster: DC \(cluster.dc ?? "none"), \(cluster.quorate ? "quorate" : "NOT quorate")")
+                for resource in cluster.resources {
+                    print("  \(resource.id) (\(resource.agent)): \(resource.role) \(resource.nodes.joined(separator: ","))")
+                }
+            } else {
+                print("cluster: no node answers")
+            }
+        }
+    }
+}
+
+/// `khactl lab exec NODE -- CMD...`.
+public struct LabExec: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "exec", abstract: "Run a command inside a lab node, e.g. `khactl lab exec node1 -- crm_mon -1`.")
+
+    @OptionGroup public var lab: LabOptions
+    @Argument(help: "The node (node1, node2, ...).") public var node: String
+    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.") public var command: [String] = []
+
+    public init() {}
+
+    public func run() throws {
+        let argv = command.first == "--" ? Array(command.dropFirst()) : command
+        guard !argv.isEmpty else { throw ValidationError("give the command to run after --") }
+        let lab = try self.lab.lab()
+        let built: Command
+        do {
+            built = try lab.nodeCommand(try lab.nodeIndex(node), argv)
+        } catch {
+            throw CLIError(String(describing: error))
+        }
+        // exec: the command's stdio, exit status and signals are the caller's, as with ssh or kubectl exec.
+        let path = Daemon.resolve(built.executable)
+        let args = ([path] + built.arguments).map { strdup($0) } + [nil]
+        fflush(nil)
+        execv(path, args)
+        throw CLIError("cannot run \(path): \(String(cString: strerror(errno)))")
+    }
+}
+
+/// `khactl lab kill NODE --mode ...`.
+public struct LabKill: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "kill",
+        abstract: "Inject a fault into a node.",
+        discussion: """
+            crash: power off (every process and namespace of the node goes). partition: the node's link goes \
+            down. isolate: the link stays up but the switch stops carrying the node's traffic, so the node \
+            sees no link failure. freeze: SIGSTOP of every process of the node.
+            """)
+
+    @OptionGroup public var lab: LabOptions
+    @Argument(help: "The node (node1, node2, ...).") public var node: String
+    @Option(help: "crash, partition, isolate or freeze.") public var mode: LabFault = .crash
+
+    public init() {}
+
+    public func run() async throws {
+        let lab = try self.lab.lab()
+        try await reportingErrors {
+            try await lab.kill(try lab.nodeIndex(node), mode)
+        }
+        print("lab \(lab.name): \(node) \(mode.rawValue)")
+    }
+}
+
+extension LabFault: ExpressibleByArgument {}
+
+/// `khactl lab revive NODE`.
+public struct LabRevive: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(commandName: "revive", abstract: "Undo a node's fault; power it on after a crash.")
+
+    @OptionGroup public var lab: LabOptions
+    @Argument(help: "The node (node1, node2, ...).") public var node: String
+
+    public init() {}
+
+    public func run() async throws {
+        let lab = try self.lab.lab()
+        try await reportingErrors {
+            try await lab.revive(try lab.nodeIndex(node))
+        }
+        print("lab \(lab.name): \(node) revived")
+    }
+}
+
+/// `khactl lab down`.
+public struct LabDown: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(commandName: "down", abstract: "Remove everything the lab made.")
+
+    @OptionGroup public var lab: LabOptions
+
+    public init() {}
+
+    public func run() async throws {
+        let lab = try self.lab.lab()
+        let start = ContinuousClock.now
+        try await reportingErrors { try await lab.down() }
+        print("lab \(lab.name): down in \((ContinuousClock.now - start).formatted(.units(allowed: [.milliseconds])))")
+    }
+}
+
+/// `khactl lab init`: PID 1 of a lab node. Sets the hostname and reaps every orphan, as an init must.
+public struct LabInit: ParsableCommand {
+    public static let configuration = CommandConfiguration(commandName: "init", shouldDisplay: false)
+
+    @Option public var hostname: String
+
+    public init() {}
+
+    public func run() throws {
+        _ = hostname.withCString { sethostname($0, strlen($0)) }
+        while true {
+            var status: Int32 = 0
+            if waitpid(-1, &status, 0) < 0 && errno == ECHILD {
+                sleep(1)
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import ClusterExec
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// The cluster as `crm_mon --output-as=xml` reports it (never its text output).
+public struct ClusterStatus: Hashable, Sendable {
+    /// A node.
+    public struct Node: Hashable, Sendable {
+        public let name: String
+        public let online: Bool
+        public let standby: Bool
+        public let unclean: Bool
+    }
+
+    /// A resource instance.
+    public struct Resource: Hashable, Sendable {
+        public let id: String
+        public let agent: String
+        public let role: String
+        public let active: Bool
+        public let failed: Bool
+        /// The nodes it runs on.
+        public let nodes: [String]
+    }
+
+    /// A failed action from the operation history.
+    public struct FailedAction: Hashable, Sendable {
+        public let resource: String
+        public let node: String
+        public let operation: String
+        public let reason: String
+    }
+
+    public let dc: String?
+    public let quorate: Bool
+    public let nodes: [Node]
+    public let resources: [Resource]
+    public let failedActions: [FailedAction]
+
+    /// Parses `crm_mon --output-as=xml`.
+    public init(xml: String) throws {
+        let document = try XMLDocument(xmlString: xml, options: [])
+        func attribute(_ element: XMLElement, _ name: String) -> String? { element.attribute(forName: name)?.stringValue }
+        let dcElement = try document.nodes(forXPath: "//summary/current_dc").first as? XMLElement
+        dc = dcElement.flatMap { attribute($0, "present") == "true" ? attribute($0, "name") : nil }
+        quorate = dcElement.flatMap { attribute($0, "with_quorum") } == "true"
+        nodes = try document.nodes(forXPath: "//nodes/node").compactMap { $0 as? XMLElement }.map {
+            Node(
+                name: attribute($0, "name") ?? "", online: attribute($0, "online") == "true",
+                standby: attribute($0, "standby") == "true", unclean: attribute($0, "unclean") == "true")
+        }
+        resources = try document.nodes(forXPath: "//resources//resource").compactMap { $0 as? XMLElement }.map { resource in
+            Resource(
+                id: attribute(resource, "id") ?? "", agent: attribute(resource, "resource_agent") ?? "",
+                role: attribute(resource, "role") ?? "", active: attribute(resource, "active") == "true",
+                failed: attribute(resource, "failed") == "true",
+                nodes: resource.elements(forName: "node").compactMap { attribute($0, "name") })
+        }
+        failedActions = try document.nodes(forXPath: "//failures/failure").compactMap { $0 as? XMLElement }.map {
+            FailedAction(
+                resource: attribute($0, "op_key").map { String($0.split(separator: "_").first ?? "") } ?? "",
+                node: attribute($0, "node") ?? "", operation: attribute($0, "task") ?? "",
+                reason: attribute($0, "exitreason") ?? attribute($0, "status") ?? "")
+        }
+    }
+
+    /// The nodes `resource` (a primitive id, or a clone instance id like `haproxy:0`) runs on.
+    public func placement(of resource: String) -> [String] {
+        resources.filter { $0.id == resource || $0.id.hasPrefix(resource + ":") }.flatMap(\.nodes).sorted()
+    }
+}
+
+extension Lab {
+    /// The cluster status from the first node that answers.
+    public func clusterStatus() async throws -> ClusterStatus {
+        let state = try store.load()
+        var lastError: (any Error)?
+        for node in state.nodes where node.initProcess?.isAlive == true && node.fault == nil {
+            do {
+                let output = try await runner.check(try nodeCommand(node.index, ["crm_mon", "--output-as=xml", "-1"], timeout: .seconds(10)))
+                return try ClusterStatus(xml: output.standardOutput)
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError ?? LabError("no node of lab \(name) is powered on and reachable")
+    }
+}

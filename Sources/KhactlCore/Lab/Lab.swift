@@ -1,0 +1,463 @@
+import ClusterExec
+import Foundation
+
+/// A real N-node corosync + pacemaker cluster on this host, each node a set of namespaces (network,
+/// mount, UTS, IPC, PID) with private state folders, joined by a bridge in a switch namespace of the
+/// lab's own. Nothing is created in the root namespace, and nothing sends traffic anywhere but the lab's
+/// own addresses.
+public struct Lab: Sendable {
+    /// The lab's name (several labs with different names run side by side).
+    public let name: String
+    /// Where the lab keeps its state and its nodes' disks.
+    public let folder: URL
+    let runner: any CommandRunner
+    let store: LabStore
+
+    /// The default folder of all labs: `$KHACTL_LAB_ROOT`, or /var/lib/khactl/lab.
+    public static var defaultRoot: URL {
+        URL(fileURLWithPath: ProcessInfo.processInfo.environment["KHACTL_LAB_ROOT"] ?? "/var/lib/khactl/lab")
+    }
+
+    /// The lab called `name` under `root`.
+    public init(name: String = "lab", root: URL = Lab.defaultRoot, runner: any CommandRunner = SubprocessRunner()) throws {
+        guard name.range(of: #"^[a-z][a-z0-9-]{0,15}$"#, options: .regularExpression) != nil else {
+            throw LabError("invalid lab name \"\(name)\": use 1-16 characters a-z, 0-9 and -, starting with a letter")
+        }
+        self.name = name
+        self.folder = root.appendingPathComponent(name)
+        self.runner = runner
+        self.store = LabStore(folder: folder)
+    }
+
+    /// The khactl executable that lab helpers (node init, BMCs) run.
+    static var executable: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    // MARK: - Commands inside the lab
+
+    /// `nsenter` arguments that enter every namespace of node `init`, for `argv`.
+    static func enter(_ initProcess: ProcessIdentity, _ argv: [String]) -> [String] {
+        ["-t", String(initProcess.pid), "--net", "--mount", "--uts", "--ipc", "--pid", "--wd=/", "--"] + argv
+    }
+
+    /// A command that runs `argv` inside node `index`.
+    public func nodeCommand(_ index: Int, _ argv: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)) throws -> Command {
+        let state = try store.load()
+        guard let node = state.nodes.first(where: { $0.index == index }) else { throw LabError("lab \(name) has no node\(index)") }
+        guard let initProcess = node.initProcess, initProcess.isAlive else {
+            throw LabError("node\(index) of lab \(name) is powered off")
+        }
+        return Command("nsenter", Lab.enter(initProcess, argv), environment: environment, timeout: timeout)
+    }
+
+    /// A command that runs `argv` in the switch namespace (the lab client's side of the network).
+    public func switchCommand(_ argv: [String], timeout: Duration = .seconds(60)) throws -> Command {
+        let state = try store.load()
+        guard let holder = state.switchHolder, holder.isAlive else { throw LabError("lab \(name) is not up") }
+        return Command("nsenter", ["--net=/proc/\(holder.pid)/ns/net", "--"] + argv, timeout: timeout)
+    }
+
+    /// The network namespace file of node `index` (for the Corosync library's endpoints).
+    public func networkNamespace(of index: Int) throws -> String {
+        let state = try store.load()
+        guard let initProcess = state.nodes.first(where: { $0.index == index })?.initProcess, initProcess.isAlive else {
+            throw LabError("node\(index) of lab \(name) is powered off")
+        }
+        return "/proc/\(initProcess.pid)/ns/net"
+    }
+
+    /// The switch namespace's network namespace file.
+    public func switchNamespace() throws -> String {
+        guard let holder = try store.load().switchHolder, holder.isAlive else { throw LabError("lab \(name) is not up") }
+        return "/proc/\(holder.pid)/ns/net"
+    }
+
+    /// The lab's state as last saved.
+    public func state() throws -> LabState { try store.load() }
+
+    /// Whether this lab has state on disk.
+    public var exists: Bool { store.exists }
+
+    /// Parses `nodeI` (or `I`) into an index of this lab.
+    public func nodeIndex(_ text: String) throws -> Int {
+        let digits = text.hasPrefix("node") ? String(text.dropFirst(4)) : text
+        let state = try store.load()
+        guard let index = Int(digits), state.nodes.contains(where: { $0.index == index }) else {
+            throw LabError("lab \(name) has no node \"\(text)\" (it has \(state.nodes.map(\.name).joined(separator: ", ")))")
+        }
+        return index
+    }
+}
+
+// MARK: - up
+
+extension Lab {
+    /// Options of ``up(nodes:token:consensus:progress:)``.
+    public struct UpOptions: Sendable {
+        /// 2 to 9 nodes.
+        public var nodes = 3
+        /// corosync's token, ms.
+        public var token = 1000
+        /// corosync's consensus, ms.
+        public var consensus = 1200
+        /// Fencing with a lab BMC per node and fence_redfish.
+        public var fencing = true
+        /// How long to wait for every node to be online in pacemaker.
+        public var timeout: Duration = .seconds(90)
+
+        /// Default options.
+        public init() {}
+    }
+
+    /// Brings the lab up and waits until every node is online in pacemaker with quorum.
+    public func up(_ options: UpOptions = UpOptions(), progress: @Sendable (String) -> Void = { _ in }) async throws {
+        try Lab.requireRoot()
+        guard (2...9).contains(options.nodes) else { throw LabError("--nodes must be 2 to 9, not \(options.nodes)") }
+        guard options.token >= 200, options.consensus >= options.token else {
+            throw LabError("--token must be at least 200 ms and --consensus at least the token")
+        }
+        try await store.locked {
+            if store.exists {
+                let old = try store.load()
+                if old.switchHolder?.isAlive == true {
+                    throw LabError("lab \(name) is already up; `khactl lab down --name \(name)` first")
+                }
+                progress("removing what is left of an earlier lab \(name)")
+                try await teardown(old)
+            }
+            try removeContents(keeping: store.lockFile)
+            var state = LabState(
+                name: name, token: options.token, consensus: options.consensus, switchHolder: nil, bmcProxy: nil,
+                nodes: (1...options.nodes).map {
+                    LabNodeState(name: "node\($0)", index: $0, address: LabNetwork.nodeAddress($0))
+                })
+            try store.save(state)
+            do {
+                progress("switch: bridge 198.18.0.0/24, client \(LabNetwork.client)")
+                try await startSwitch(&state)
+                try writeClusterFiles(state, fencing: options.fencing)
+                for index in 1...options.nodes {
+                    progress("node\(index): namespaces, \(LabNetwork.nodeAddress(index)), corosync, pacemaker")
+                    try await startNode(index, &state)
+                }
+            } catch {
+                progress("lab up failed; removing what was started")
+                try? await teardown(state)
+                try? removeContents(keeping: store.lockFile)
+                throw error
+            }
+        }
+        progress("waiting until every node is online in pacemaker")
+        try await waitUntilOnline(count: options.nodes, timeout: options.timeout)
+    }
+
+    private func startSwitch(_ state: inout LabState) async throws {
+        let holder = try Daemon.spawn(
+            Command("unshare", ["--net", "--uts", "--", Lab.executable, "lab", "init", "--hostname", "switch"]),
+            log: folder.appendingPathComponent("switch.log").path)
+        state.switchHolder = holder
+        try store.save(state)
+        try await waitForNamespace(of: holder.pid)
+        var script = [
+            "link set lo up",
+            "link add br0 type bridge forward_delay 0",
+            "link set br0 up",
+            "address add \(LabNetwork.client)/\(LabNetwork.prefix) dev br0",
+        ]
+        for node in state.nodes {
+            script.append("address add \(node.bmcAddress)/\(LabNetwork.prefix) dev br0")
+        }
+        try await ipBatch(in: "/proc/\(holder.pid)/ns/net", script)
+    }
+
+    /// Runs `ip -batch -` with `lines` inside the network namespace `path`.
+    func ipBatch(in path: String, _ lines: [String]) async throws {
+        try await runner.check(
+            Command("nsenter", ["--net=\(path)", "--", "ip", "-batch", "-"], standardInput: Array((lines.joined(separator: "\n") + "\n").utf8)))
+    }
+
+    /// Folders, configuration, authkey and first CIB of every node (each node's private "disk").
+    private func writeClusterFiles(_ state: LabState, fencing: Bool) throws {
+        var key = [UInt8](repeating: 0, count: 256)
+        var generator = SystemRandomNumberGenerator()
+        for index in key.indices { key[index] = generator.next() }
+        let config = CorosyncConfig(
+            clusterName: name,
+            nodes: state.nodes.map { CorosyncConfig.Node(name: $0.name, nodeID: UInt32($0.index), addresses: [$0.address]) },
+            token: state.token, consensus: state.consensus, tokenCoefficient: 0)
+        let password = (0..<24).map { _ in "abcdefghijkmnpqrstuvwxyz23456789".randomElement()! }
+        try Data(String(password).utf8).write(to: folder.appendingPathComponent("bmc-password"))
+        chmod(folder.appendingPathComponent("bmc-password").path, 0o400)
+        let cib = try LabCIB.initial(clusterName: name, nodes: state.nodes, fencing: fencing, bmcPassword: String(password))
+        for node in state.nodes {
+            let root = store.nodeFolder(node.index)
+            for path in LabNode.privateFolders {
+                try FileManager.default.createDirectory(at: root.appendingPathComponent(path), withIntermediateDirectories: true)
+            }
+            try LabNode.prepareOwnership(root)
+            try config.render().write(to: root.appendingPathComponent("etc/corosync/corosync.conf"), atomically: true, encoding: .utf8)
+            let keyPath = root.appendingPathComponent("etc/corosync/authkey").path
+            guard FileManager.default.createFile(atPath: keyPath, contents: Data(key), attributes: [.posixPermissions: 0o400]) else {
+                throw LabError("cannot write \(keyPath)")
+            }
+            let cibPath = root.appendingPathComponent("var/lib/pacemaker/cib/cib.xml").path
+            guard FileManager.default.createFile(atPath: cibPath, contents: Data(cib.utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw LabError("cannot write \(cibPath)")
+            }
+            chown(cibPath, LabNode.hacluster.uid, LabNode.hacluster.gid)
+        }
+    }
+
+    /// Powers node `index` on: namespaces, mounts, link, addresses, corosync and pacemaker.
+    func startNode(_ index: Int, _ state: inout LabState) async throws {
+        guard let position = state.nodes.firstIndex(where: { $0.index == index }) else { throw LabError("no node\(index)") }
+        guard let switchHolder = state.switchHolder, switchHolder.isAlive else { throw LabError("lab \(name) has no switch") }
+        let root = store.nodeFolder(index)
+        let log = root.appendingPathComponent("var/log/khactl-node.log").path
+        let holder = try Daemon.spawn(
+            Command("unshare", [
+                "--net", "--mount", "--uts", "--ipc", "--pid", "--fork", "--mount-proc", "--propagation", "private", "--",
+                Lab.executable, "lab", "init", "--hostname", "node\(index)",
+            ]),
+            log: log)
+        state.nodes[position].holder = holder
+        try store.save(state)
+        let initProcess = try await waitForChild(of: holder)
+        state.nodes[position].initProcess = initProcess
+        state.nodes[position].fault = nil
+        try store.save(state)
+        try await waitForNamespace(of: initProcess.pid)
+
+        // Private folders over the host's, and a private /dev/shm (corosync's PID is the same in every
+        // node's PID namespace, so its shared-memory files would collide).
+        var mounts: [[String]] = LabNode.privateFolders.map { ["mount", "--bind", root.appendingPathComponent($0).path, "/" + $0] }
+        mounts.append(["mount", "-t", "tmpfs", "-o", "mode=1777,size=256m", "tmpfs", "/dev/shm"])
+        for argv in mounts {
+            try await runner.check(Command("nsenter", Lab.enter(initProcess, argv)))
+        }
+        try await ipBatch(in: "/proc/\(switchHolder.pid)/ns/net", [
+            "link add s\(index) type veth peer name eth0 netns \(initProcess.pid)",
+            "link set s\(index) master br0",
+            "link set s\(index) up",
+        ])
+        try await ipBatch(in: "/proc/\(initProcess.pid)/ns/net", [
+            "link set lo up",
+            "address add \(LabNetwork.nodeAddress(index))/\(LabNetwork.prefix) dev eth0",
+            "link set eth0 up",
+        ])
+        // VIPs are bound by haproxy on every node before they arrive (the Kubernetes profile needs it).
+        try await runner.check(Command("nsenter", Lab.enter(initProcess, ["sysctl", "-qw", "net.ipv4.ip_nonlocal_bind=1"])))
+        // corosync daemonizes once it is ready; pacemakerd always runs in the foreground, so setsid -f
+        // detaches it and the node's init becomes its parent.
+        try await runner.check(Command("nsenter", Lab.enter(initProcess, ["corosync"]), timeout: .seconds(30)))
+        let pacemaker = try Daemon.spawn(
+            Command("nsenter", Lab.enter(initProcess, ["setsid", "-f", "pacemakerd"]),
+                environment: ["PCMK_logfile": "/var/log/pacemaker/pacemaker.log", "PCMK_debug": "no"]),
+            log: root.appendingPathComponent("var/log/pacemaker/pacemakerd.out").path)
+        try await waitUntilGone(pacemaker, timeout: .seconds(10))
+    }
+
+    /// Waits until every node is online in the DC's view and the partition has quorum.
+    public func waitUntilOnline(count: Int, timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        var last = "no answer yet"
+        while ContinuousClock.now < deadline {
+            if let status = try? await clusterStatus() {
+                let online = status.nodes.filter(\.online).count
+                if online == count && status.quorate && status.dc != nil { return }
+                last = "\(online) of \(count) online, quorate \(status.quorate), DC \(status.dc ?? "none")"
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        throw LabError("lab \(name): pacemaker did not bring every node online within \(timeout) (\(last))")
+    }
+}
+
+// MARK: - faults
+
+extension Lab {
+    /// Injects `fault` into node `index`.
+    public func kill(_ index: Int, _ fault: LabFault) async throws {
+        try Lab.requireRoot()
+        try await store.locked {
+            var state = try store.load()
+            guard let position = state.nodes.firstIndex(where: { $0.index == index }) else { throw LabError("lab \(name) has no node\(index)") }
+            let node = state.nodes[position]
+            if let current = node.fault {
+                if current == fault { return }
+                throw LabError("node\(index) already has fault \(current.rawValue); `khactl lab revive node\(index)` first")
+            }
+            switch fault {
+            case .crash:
+                powerOff(node)
+                state.nodes[position].initProcess = nil
+                state.nodes[position].holder = nil
+            case .partition:
+                try await ipBatch(in: try switchNamespace(), ["link set \(node.switchPort) down"])
+            case .isolate:
+                try await runner.check(try switchCommand(["bridge", "link", "set", "dev", node.switchPort, "state", "0"]))
+            case .freeze:
+                guard let initProcess = node.initProcess, initProcess.isAlive else { throw LabError("node\(index) is powered off") }
+                for process in LabNode.processes(inNamespaceOf: initProcess) where process != initProcess.pid {
+                    Foundation.kill(process, SIGSTOP)
+                }
+            }
+            state.nodes[position].fault = fault
+            try store.save(state)
+        }
+    }
+
+    /// Undoes the fault of node `index` (powers it on after a crash).
+    public func revive(_ index: Int) async throws {
+        try Lab.requireRoot()
+        try await store.locked {
+            var state = try store.load()
+            guard let position = state.nodes.firstIndex(where: { $0.index == index }) else { throw LabError("lab \(name) has no node\(index)") }
+            let node = state.nodes[position]
+            switch node.fault {
+            case nil:
+                if node.initProcess?.isAlive != true { try await startNode(index, &state) }
+            case .crash:
+                try await startNode(index, &state)
+            case .partition:
+                try await ipBatch(in: try switchNamespace(), ["link set \(node.switchPort) up"])
+            case .isolate:
+                try await runner.check(try switchCommand(["bridge", "link", "set", "dev", node.switchPort, "state", "3"]))
+            case .freeze:
+                if let initProcess = node.initProcess {
+                    for process in LabNode.processes(inNamespaceOf: initProcess) { Foundation.kill(process, SIGCONT) }
+                }
+            }
+            state.nodes[position].fault = nil
+            try store.save(state)
+        }
+    }
+
+    /// Power state of node `index`, for its BMC.
+    public func isPoweredOn(_ index: Int) throws -> Bool {
+        try store.load().nodes.first { $0.index == index }?.initProcess?.isAlive == true
+    }
+
+    func powerOff(_ node: LabNodeState) {
+        // Killing PID 1 of a PID namespace kills every process in it; the namespaces go with them.
+        node.initProcess?.killAndWait()
+        node.holder?.killAndWait()
+    }
+}
+
+// MARK: - down
+
+extension Lab {
+    /// Removes everything the lab made: processes (by PID, checked against their start time), namespaces
+    /// (they go with their processes), mounts (they live only in the nodes' mount namespaces) and the
+    /// state folder. Works after a khactl that was killed half-way, too.
+    public func down() async throws {
+        try Lab.requireRoot()
+        guard FileManager.default.fileExists(atPath: folder.path) else { return }
+        try await store.locked {
+            if store.exists {
+                try await teardown(try store.load())
+            }
+        }
+        try FileManager.default.removeItem(at: folder)
+    }
+
+    func teardown(_ state: LabState) async throws {
+        for node in state.nodes {
+            node.bmc?.terminate(grace: .seconds(1))
+            // A frozen node's processes must run again to die of SIGKILL in order; SIGKILL works anyway,
+            // but SIGCONT first keeps pacemaker's children from lingering stopped.
+            if node.fault == .freeze, let initProcess = node.initProcess {
+                for process in LabNode.processes(inNamespaceOf: initProcess) { Foundation.kill(process, SIGCONT) }
+            }
+            powerOff(node)
+        }
+        state.bmcProxy?.terminate(grace: .seconds(1))
+        state.switchHolder?.killAndWait()
+    }
+}
+
+// MARK: - helpers
+
+extension Lab {
+    /// Empties the lab's folder but for the lock file (removing it would let a second khactl lock a new
+    /// file while this one still holds the old).
+    func removeContents(keeping lock: URL) throws {
+        for entry in (try? FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)) ?? [] {
+            if entry.lastPathComponent != lock.lastPathComponent { try FileManager.default.removeItem(at: entry) }
+        }
+    }
+
+    static func requireRoot() throws {
+        guard geteuid() == 0 else { throw LabError("the lab creates namespaces and must run as root") }
+    }
+
+    func waitForNamespace(of pid: Int32) async throws {
+        let own = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")
+        for _ in 0..<400 {
+            if let theirs = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/net"), theirs != own {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        throw LabError("process \(pid) did not enter a network namespace of its own")
+    }
+
+    func waitForChild(of holder: ProcessIdentity) async throws -> ProcessIdentity {
+        for _ in 0..<400 {
+            if let child = holder.children.first, let identity = ProcessIdentity.of(child) { return identity }
+            guard holder.isAlive else { break }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        throw LabError("unshare (pid \(holder.pid)) did not start the node's init; see \(folder.path)/node*/var/log/khactl-node.log")
+    }
+
+    func waitUntilGone(_ process: ProcessIdentity, timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while process.isAlive {
+            guard ContinuousClock.now < deadline else { throw LabError("process \(process.pid) did not finish in \(timeout)") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+}
+
+/// Facts about a node's private folders and processes.
+enum LabNode {
+    /// Folders each node has of its own, bind-mounted over the host's inside the node.
+    static let privateFolders = [
+        "etc/corosync", "var/lib/corosync", "var/log/corosync", "var/lib/pacemaker", "var/log/pacemaker",
+        "etc/pacemaker", "etc/haproxy", "run",
+    ]
+
+    static var hacluster: (uid: uid_t, gid: gid_t) {
+        let uid = getpwnam("hacluster")?.pointee.pw_uid ?? 0
+        let gid = getgrnam("haclient")?.pointee.gr_gid ?? 0
+        return (uid, gid)
+    }
+
+    /// pacemaker's daemons run as hacluster:haclient and need their folders.
+    static func prepareOwnership(_ root: URL) throws {
+        let (uid, gid) = hacluster
+        for sub in ["cib", "pengine", "blackbox", "cores"] {
+            let path = root.appendingPathComponent("var/lib/pacemaker/\(sub)").path
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            chown(path, uid, gid)
+            chmod(path, 0o750)
+        }
+        for path in ["var/lib/pacemaker", "var/log/pacemaker", "etc/pacemaker"] {
+            chown(root.appendingPathComponent(path).path, uid, gid)
+        }
+        chmod(root.appendingPathComponent("var/log/pacemaker").path, 0o770)
+    }
+
+    /// Every process whose PID namespace is that of `initProcess`.
+    static func processes(inNamespaceOf initProcess: ProcessIdentity) -> [Int32] {
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(initProcess.pid)/ns/pid"),
+            let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc")
+        else { return [] }
+        return entries.compactMap { Int32($0) }.filter {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\($0)/ns/pid")) == target
+        }
+    }
+}
