@@ -284,12 +284,16 @@ extension Lab {
             var state = try store.load()
             guard let position = state.nodes.firstIndex(where: { $0.index == index }) else { throw LabError("lab \(name) has no node\(index)") }
             let node = state.nodes[position]
-            if let current = node.fault {
+            // A crash (power off, as a BMC does when fencing) overrides any other fault.
+            if let current = node.fault, fault != .crash || current == .crash {
                 if current == fault { return }
                 throw LabError("node\(index) already has fault \(current.rawValue); `khactl lab revive node\(index)` first")
             }
             switch fault {
             case .crash:
+                if node.fault == .freeze, let initProcess = node.initProcess {
+                    for process in LabNode.processes(inNamespaceOf: initProcess) { Foundation.kill(process, SIGCONT) }
+                }
                 powerOff(node)
                 state.nodes[position].initProcess = nil
                 state.nodes[position].holder = nil

@@ -7,7 +7,7 @@ public struct LabCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "lab",
         abstract: "A real N-node Corosync/Pacemaker cluster in network namespaces on this machine.",
-        subcommands: [LabUp.self, LabStatus.self, LabExec.self, LabKill.self, LabRevive.self, LabDown.self, LabInit.self]
+        subcommands: [LabUp.self, LabStatus.self, LabExec.self, LabKill.self, LabRevive.self, LabDrill.self, LabDown.self, LabInit.self]
     )
 
     public init() {}
@@ -44,6 +44,8 @@ public struct LabUp: AsyncParsableCommand {
     @Option(help: "Number of nodes, 2 to 9.") public var nodes = 3
     @Option(help: "corosync token timeout in ms.") public var token = 1000
     @Option(help: "corosync consensus timeout in ms.") public var consensus = 1200
+    @Flag(inversion: .prefixedNo, help: "Fencing through a lab BMC per node and fence_redfish.") public var fencing = true
+    @Flag(help: "Install the example resources (an IPaddr2 VIP and a cloned haproxy) once the lab is up.") public var example = false
 
     public init() {}
 
@@ -52,10 +54,15 @@ public struct LabUp: AsyncParsableCommand {
         options.nodes = nodes
         options.token = token
         options.consensus = consensus
+        options.fencing = fencing
         let lab = try self.lab.lab()
         let start = ContinuousClock.now
         try await reportingErrors {
             try await lab.up(options) { print("lab \(lab.name): \($0)") }
+            if example {
+                print("lab \(lab.name): installing the example resources (vip \(LabNetwork.defaultVIP), haproxy-clone)")
+                try await lab.installExample()
+            }
         }
         print("lab \(lab.name): up, \(nodes) nodes online, in \((ContinuousClock.now - start).formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1))))")
     }
@@ -221,5 +228,42 @@ public struct LabInit: ParsableCommand {
                 sleep(1)
             }
         }
+    }
+}
+
+/// `khactl lab drill`.
+public struct LabDrill: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "drill",
+        abstract: "Kill the node holding a resource, measure the failover from the lab client, revive, repeat.")
+
+    @OptionGroup public var lab: LabOptions
+    @OptionGroup public var global: GlobalOptions
+    @Option(help: "Rounds to run.") public var rounds = 3
+    @Option(help: "crash, partition or isolate.") public var mode: LabFault = .crash
+    @Option(help: "The resource whose holder is killed.") public var resource = "vip"
+    @Option(help: "The floating address to probe from the lab client.") public var vip = LabNetwork.defaultVIP
+    @Option(help: "A TCP port on the VIP to probe as well (0: none).") public var port: UInt16 = 7443
+
+    public init() {}
+
+    public func validate() throws {
+        if rounds < 1 { throw ValidationError("--rounds must be at least 1") }
+        if mode == .freeze { throw ValidationError("--mode must be crash, partition or isolate") }
+    }
+
+    public func run() async throws {
+        var options = Lab.DrillOptions()
+        options.rounds = rounds
+        options.mode = mode
+        options.resource = resource
+        options.vip = vip
+        options.port = port == 0 ? nil : port
+        let lab = try self.lab.lab()
+        let json = global.output == .json
+        let report = try await reportingErrors {
+            try await lab.drill(options) { if !json { print($0) } }
+        }
+        print(json ? report.json.line : report.text)
     }
 }

@@ -1,0 +1,252 @@
+import ClusterExec
+import Corosync
+import Foundation
+import Synchronization
+
+/// One failover round of a drill.
+public struct DrillRound: Hashable, Sendable {
+    /// The node that held the resource and was killed.
+    public let victim: String
+    /// Where the resource runs afterwards.
+    public let newHolder: String
+    /// Seconds from the kill until the VIP answered ICMP echo at the lab client.
+    public let failover: Double
+    /// Seconds until a TCP connect to the VIP's port succeeded at the lab client, if probed.
+    public let tcp: Double?
+    /// Seconds until corosync on a survivor reported a membership without the victim.
+    public let membership: Double?
+    /// Seconds until pacemaker reported the resource started on another node.
+    public let recovery: Double
+    /// Samples (every 20 ms) in which more than one node had the VIP configured.
+    public let dualActiveSamples: Int
+    /// Samples taken.
+    public let samples: Int
+}
+
+/// A drill's rounds and their summary.
+public struct DrillReport: Hashable, Sendable {
+    /// The fault injected each round.
+    public let mode: LabFault
+    /// The rounds.
+    public let rounds: [DrillRound]
+
+    /// min, median, max of `values`.
+    public static func summary(_ values: [Double]) -> (min: Double, median: Double, max: Double)? {
+        guard !values.isEmpty else { return nil }
+        let sorted = values.sorted()
+        let middle = sorted.count / 2
+        let median = sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+        return (sorted[0], median, sorted[sorted.count - 1])
+    }
+
+    /// Dual-active samples over all rounds.
+    public var dualActiveSamples: Int { rounds.map(\.dualActiveSamples).reduce(0, +) }
+
+    /// The report as one JSON object: `rounds`, `failover` {min, median, max}, `dualActiveSamples`, ...
+    public var json: JSONValue {
+        func stats(_ values: [Double]) -> JSONValue {
+            guard let summary = DrillReport.summary(values) else { return .null }
+            return ["min": .string(format(summary.min)), "median": .string(format(summary.median)), "max": .string(format(summary.max))]
+        }
+        return [
+            "mode": .string(mode.rawValue),
+            "rounds": .integer(Int64(rounds.count)),
+            "failover": stats(rounds.map(\.failover)),
+            "tcp": stats(rounds.compactMap(\.tcp)),
+            "membership": stats(rounds.compactMap(\.membership)),
+            "recovery": stats(rounds.map(\.recovery)),
+            "dualActiveSamples": .integer(Int64(dualActiveSamples)),
+            "details": .array(rounds.map { round in
+                [
+                    "victim": .string(round.victim), "newHolder": .string(round.newHolder),
+                    "failover": .string(format(round.failover)), "tcp": round.tcp.map { .string(format($0)) } ?? .null,
+                    "membership": round.membership.map { .string(format($0)) } ?? .null,
+                    "recovery": .string(format(round.recovery)),
+                    "dualActiveSamples": .integer(Int64(round.dualActiveSamples)), "samples": .integer(Int64(round.samples)),
+                ]
+            }),
+        ]
+    }
+
+    /// A few lines for people.
+    public var text: String {
+        var lines = rounds.enumerated().map { index, round in
+            "round \(index + 1): \(round.victim) -> \(round.newHolder): VIP answers after \(format(round.failover)) s"
+                + (round.tcp.map { ", TCP \(format($0)) s" } ?? "")
+                + (round.membership.map { ", membership \(format($0)) s" } ?? "")
+                + ", pacemaker \(format(round.recovery)) s, dual-active samples \(round.dualActiveSamples)/\(round.samples)"
+        }
+        if let summary = DrillReport.summary(rounds.map(\.failover)) {
+            lines.append(
+                "failover (\(mode.rawValue), client-observed): min \(format(summary.min)) s, median \(format(summary.median)) s, "
+                    + "max \(format(summary.max)) s over \(rounds.count) rounds; dual-active samples \(dualActiveSamples)")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+private func format(_ seconds: Double) -> String { String(format: "%.3f", seconds) }
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+extension Lab {
+    /// Options of a drill.
+    public struct DrillOptions: Sendable {
+        /// Rounds to run.
+        public var rounds = 3
+        /// The fault to inject into the holder.
+        public var mode: LabFault = .crash
+        /// The resource whose holder is killed.
+        public var resource = "vip"
+        /// The floating address probed from the lab client.
+        public var vip = LabNetwork.defaultVIP
+        /// A TCP port on the VIP to probe as well.
+        public var port: UInt16? = LabExample.port
+        /// How long a round may take before it fails.
+        public var roundTimeout: Duration = .seconds(60)
+
+        /// Default options.
+        public init() {}
+    }
+
+    /// Kills the holder of `resource` round after round and measures, from the lab client, how long the
+    /// VIP is gone; samples VIP ownership on every node all along to count dual-active moments.
+    public func drill(_ options: DrillOptions, progress: @Sendable (String) -> Void = { _ in }) async throws -> DrillReport {
+        guard options.mode != .freeze else { throw LabError("drills use crash, partition or isolate") }
+        let probe = try ClientProbe(namespace: try switchNamespace(), address: options.vip, port: options.port)
+        defer { probe.stop() }
+        var rounds: [DrillRound] = []
+        for round in 1...max(1, options.rounds) {
+            let victim = try await waitForResource(options.resource, timeout: options.roundTimeout)
+            let nodeCount = try state().nodes.count
+            try await waitUntilOnline(count: nodeCount, timeout: options.roundTimeout)
+            guard let victimIndex = Int(victim.dropFirst(4)) else { throw LabError("unexpected node name \(victim)") }
+            progress("round \(round): \(options.mode.rawValue) \(victim), which holds \(options.resource)")
+
+            let sampler = OwnershipSampler(lab: self, address: options.vip)
+            let membership = try MembershipWatch(lab: self, excluding: victimIndex)
+            let start = ContinuousClock.now
+            try await kill(victimIndex, options.mode)
+            sampler.start()
+            let newHolder = try await waitForResource(options.resource, notOn: victim, timeout: options.roundTimeout)
+            let recovered = ContinuousClock.now
+            var answered: (ping: ContinuousClock.Instant?, connect: ContinuousClock.Instant?) = (nil, nil)
+            while ContinuousClock.now - start < options.roundTimeout {
+                answered = probe.firstAnswers(after: start)
+                if answered.ping != nil && (options.port == nil || answered.connect != nil) { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            guard let ping = answered.ping else { throw LabError("round \(round): the VIP did not answer within \(options.roundTimeout)") }
+            // Keep sampling a little after the move: a late second holder would show here.
+            try await Task.sleep(for: .seconds(1))
+            let samples = sampler.stop()
+            let left = membership.stop()
+            rounds.append(DrillRound(
+                victim: victim, newHolder: newHolder, failover: (ping - start).seconds,
+                tcp: answered.connect.map { ($0 - start).seconds }, membership: left.map { ($0 - start).seconds },
+                recovery: (recovered - start).seconds, dualActiveSamples: samples.dual, samples: samples.total))
+            progress("round \(round): VIP answers on \(newHolder) after \(format((ping - start).seconds)) s; dual-active samples \(samples.dual)")
+            try await revive(victimIndex)
+        }
+        try await waitUntilOnline(count: try state().nodes.count, timeout: options.roundTimeout)
+        return DrillReport(mode: options.mode, rounds: rounds)
+    }
+}
+
+/// Samples, every 20 ms, which nodes have an address configured, and counts samples with two or more.
+final class OwnershipSampler: Sendable {
+    private let counts = Mutex((dual: 0, total: 0))
+    private let running = Atomic<Bool>(false)
+    private let nodes: [Int32]
+    private let address: String
+
+    init(lab: Lab, address: String) {
+        self.address = address
+        self.nodes = ((try? lab.state().nodes) ?? []).compactMap { $0.initProcess?.pid }
+    }
+
+    func start() {
+        running.store(true, ordering: .relaxed)
+        let thread = Thread { [self] in
+            while running.load(ordering: .relaxed) {
+                let owners = nodes.filter { AddressOwnership.has(address, pid: $0) }.count
+                counts.withLock {
+                    $0.total += 1
+                    if owners > 1 { $0.dual += 1 }
+                }
+                usleep(20_000)
+            }
+        }
+        thread.start()
+    }
+
+    func stop() -> (dual: Int, total: Int) {
+        running.store(false, ordering: .relaxed)
+        usleep(30_000)
+        return counts.withLock { $0 }
+    }
+}
+
+/// Watches corosync membership on a survivor for the first membership without the victim, through
+/// `khactl watch` run inside that node: its corosync's IPC lives in the node's private /dev/shm, which
+/// a process outside the node's mount namespace cannot open.
+final class MembershipWatch: Sendable {
+    private final class Progress: Sendable {
+        let seen = Mutex<ContinuousClock.Instant?>(nil)
+        let buffer = Mutex("")
+    }
+    private let progress = Progress()
+    // Set once in init; Process is thread-safe for isRunning and processIdentifier.
+    nonisolated(unsafe) private let process: Process?
+
+    init(lab: Lab, excluding victim: Int) throws {
+        let survivor = try lab.state().nodes.first { $0.index != victim && $0.initProcess?.isAlive == true && $0.fault == nil }
+        guard let survivor else {
+            process = nil
+            return
+        }
+        let command = try lab.nodeCommand(survivor.index, [Lab.executable, "watch", "--output", "json"])
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Daemon.resolve(command.executable))
+        process.arguments = command.arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        let victimID = Int64(victim)
+        pipe.fileHandleForReading.readabilityHandler = { [progress] handle in
+            let data = handle.availableData
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+                return
+            }
+            let now = ContinuousClock.now
+            let lines: [Substring] = progress.buffer.withLock { text in
+                text += String(decoding: data, as: UTF8.self)
+                guard let last = text.lastIndex(of: "\n") else { return [] }
+                let complete = text[..<last].split(separator: "\n")
+                text = String(text[text.index(after: last)...])
+                return complete
+            }
+            for line in lines {
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                    object["kind"] as? String == "membership", let members = object["members"] as? [NSNumber],
+                    !members.contains(where: { $0.int64Value == victimID })
+                else { continue }
+                progress.seen.withLock { if $0 == nil { $0 = now } }
+            }
+        }
+        try process.run()
+        self.process = process
+    }
+
+    func stop() -> ContinuousClock.Instant? {
+        if let process, process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        return progress.seen.withLock { $0 }
+    }
+}

@@ -1,0 +1,175 @@
+import Foundation
+import Synchronization
+
+/// Runs blocking network probes from inside a network namespace (the lab's switch, where the lab
+/// client's address lives) on a thread of their own: `setns` moves only the calling thread.
+final class NamespaceThread: Sendable {
+    private typealias SetNS = @convention(c) (Int32, Int32) -> Int32
+    private static let cloneNewNet: Int32 = 0x4000_0000
+
+    /// Starts a thread in the network namespace at `path` and runs `body` there until it returns.
+    static func run(in path: String, name: String, _ body: @escaping @Sendable () -> Void) throws -> Thread {
+        // setns is declared by glibc only under _GNU_SOURCE; look it up instead of importing it.
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "setns") else {
+            throw LabError("this C library has no setns")
+        }
+        let setns = unsafeBitCast(symbol, to: SetNS.self)
+        let entered = Mutex<Int32?>(nil)
+        let thread = Thread {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            let result = fd >= 0 ? setns(fd, cloneNewNet) : -1
+            if fd >= 0 { close(fd) }
+            entered.withLock { $0 = result == 0 ? 0 : errno }
+            if result == 0 { body() }
+        }
+        thread.name = name
+        thread.start()
+        while true {
+            if let outcome = entered.withLock({ $0 }) {
+                if outcome != 0 { throw LabError("cannot enter network namespace \(path): \(String(cString: strerror(outcome)))") }
+                return thread
+            }
+            usleep(1_000)
+        }
+    }
+}
+
+/// Probes an address from the lab client: ICMP echo (raw socket) and TCP connect, each on its own
+/// thread in the switch namespace, recording the times answers came back.
+final class ClientProbe: Sendable {
+    struct Answers {
+        var pings: [ContinuousClock.Instant] = []
+        var connects: [ContinuousClock.Instant] = []
+    }
+
+    private let answers = Mutex(Answers())
+    private let running = Atomic<Bool>(true)
+
+    /// Starts probing `address` (and `port` over TCP, if given) every `interval`.
+    init(namespace: String, address: String, port: UInt16?, interval: Duration = .milliseconds(20)) throws {
+        let target = try ClientProbe.socketAddress(address, port: port ?? 0)
+        _ = try NamespaceThread.run(in: namespace, name: "khactl-ping") { [self] in pingLoop(target, interval: interval) }
+        if let port {
+            let tcpTarget = try ClientProbe.socketAddress(address, port: port)
+            _ = try NamespaceThread.run(in: namespace, name: "khactl-tcp") { [self] in connectLoop(tcpTarget, interval: interval) }
+        }
+    }
+
+    func stop() { running.store(false, ordering: .relaxed) }
+
+    /// The first ICMP answer and TCP connect at or after `instant`.
+    func firstAnswers(after instant: ContinuousClock.Instant) -> (ping: ContinuousClock.Instant?, connect: ContinuousClock.Instant?) {
+        answers.withLock { answers in
+            (answers.pings.first { $0 >= instant }, answers.connects.first { $0 >= instant })
+        }
+    }
+
+    /// Forgets every answer so far.
+    func reset() { answers.withLock { $0 = Answers() } }
+
+    private static func socketAddress(_ address: String, port: UInt16) throws -> sockaddr_in {
+        var target = sockaddr_in()
+        target.sin_family = sa_family_t(AF_INET)
+        target.sin_port = port.bigEndian
+        guard inet_pton(AF_INET, address, &target.sin_addr) == 1 else { throw LabError("not an IPv4 address: \(address)") }
+        return target
+    }
+
+    private func pingLoop(_ target: sockaddr_in, interval: Duration) {
+        let fd = socket(AF_INET, Int32(SOCK_RAW.rawValue), Int32(IPPROTO_ICMP))
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 0, tv_usec: 10_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let identifier = UInt16(truncatingIfNeeded: getpid() ^ Int32(truncatingIfNeeded: ObjectIdentifier(self).hashValue))
+        var sequence: UInt16 = 0
+        var nextSend = ContinuousClock.now
+        while running.load(ordering: .relaxed) {
+            if ContinuousClock.now >= nextSend {
+                sequence &+= 1
+                var packet = ClientProbe.echoRequest(identifier: identifier, sequence: sequence)
+                var destination = target
+                _ = withUnsafePointer(to: &destination) { pointer in
+                    pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        sendto(fd, &packet, packet.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
+                nextSend = ContinuousClock.now + interval
+            }
+            var buffer = [UInt8](repeating: 0, count: 1500)
+            let count = recv(fd, &buffer, buffer.count, 0)
+            guard count >= 28 else { continue }
+            let headerLength = Int(buffer[0] & 0x0f) * 4
+            guard count >= headerLength + 8, buffer[headerLength] == 0 /* echo reply */ else { continue }
+            let replyID = UInt16(buffer[headerLength + 4]) << 8 | UInt16(buffer[headerLength + 5])
+            let source = buffer[12..<16]
+            let wanted = withUnsafeBytes(of: target.sin_addr) { Array($0) }
+            guard replyID == identifier, Array(source) == wanted else { continue }
+            let now = ContinuousClock.now
+            answers.withLock { $0.pings.append(now) }
+        }
+    }
+
+    private func connectLoop(_ target: sockaddr_in, interval: Duration) {
+        while running.load(ordering: .relaxed) {
+            let started = ContinuousClock.now
+            if ClientProbe.connect(target, timeoutMilliseconds: 200) {
+                let now = ContinuousClock.now
+                answers.withLock { $0.connects.append(now) }
+            }
+            let elapsed = ContinuousClock.now - started
+            if elapsed < interval { Thread.sleep(forTimeInterval: Double((interval - elapsed).components.attoseconds) / 1e18) }
+        }
+    }
+
+    /// A non-blocking connect that succeeds within the timeout.
+    static func connect(_ target: sockaddr_in, timeoutMilliseconds: Int32) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        var destination = target
+        let result = withUnsafePointer(to: &destination) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        if result == 0 { return true }
+        guard errno == EINPROGRESS else { return false }
+        var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        guard poll(&poller, 1, timeoutMilliseconds) == 1 else { return false }
+        var error: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
+        return error == 0
+    }
+
+    static func echoRequest(identifier: UInt16, sequence: UInt16) -> [UInt8] {
+        var packet: [UInt8] = [8, 0, 0, 0, UInt8(identifier >> 8), UInt8(identifier & 0xff), UInt8(sequence >> 8), UInt8(sequence & 0xff)]
+        packet += Array("khactl-drill".utf8)
+        var sum: UInt32 = 0
+        for index in stride(from: 0, to: packet.count, by: 2) {
+            sum += UInt32(packet[index]) << 8 | UInt32(index + 1 < packet.count ? packet[index + 1] : 0)
+        }
+        while sum >> 16 != 0 { sum = (sum & 0xffff) + (sum >> 16) }
+        let checksum = ~UInt16(sum)
+        packet[2] = UInt8(checksum >> 8)
+        packet[3] = UInt8(checksum & 0xff)
+        return packet
+    }
+}
+
+/// Which lab nodes have an address configured, read from /proc/PID/net/fib_trie of each node's init
+/// (that file shows the network namespace of the process), without starting any process.
+enum AddressOwnership {
+    /// Whether the namespace of `pid` has `address` as a local address.
+    static func has(_ address: String, pid: Int32) -> Bool {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/net/fib_trie", encoding: .utf8) else { return false }
+        // A local address appears as "|-- ADDRESS" followed by a "/32 host LOCAL" line.
+        var lines = text.split(separator: "\n").makeIterator()
+        while let line = lines.next() {
+            if line.hasSuffix("-- \(address)"), let next = lines.next(), next.contains("host LOCAL") { return true }
+        }
+        return false
+    }
+}
