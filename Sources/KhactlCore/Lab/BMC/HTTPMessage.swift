@@ -69,6 +69,10 @@ enum HTTPRequestParser {
             if buffer.count - start > limits.maxHeadBytes {
                 throw HTTPRequestError(status: 431, reason: "request head larger than \(limits.maxHeadBytes) bytes")
             }
+            // Refuse a head that can never become valid now, rather than wait for a CRLF CRLF that a
+            // client using bare LF will never send. A final CR may still be followed by its LF.
+            let complete = buffer.last == 13 ? buffer.count - 1 : buffer.count
+            _ = try splitLines(buffer[start..<complete])
             return nil
         }
         if end - start > limits.maxHeadBytes {
