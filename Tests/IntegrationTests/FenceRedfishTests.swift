@@ -34,7 +34,8 @@ final class FencedBMC: @unchecked Sendable {
     /// Starts the BMC on an ephemeral port and haproxy with a fresh self-signed PEM in front of it.
     static func start(power: any PowerControl) throws -> FencedBMC {
         try requireTools()
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("khactl-bmc-test-\(UUID().uuidString.prefix(8))")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "khactl-bmc-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         let fixture = FencedBMC(scratch: scratch, power: power, tlsPort: try LoopbackHTTP.freePort())
         do {
@@ -73,7 +74,8 @@ final class FencedBMC: @unchecked Sendable {
         while !LoopbackHTTP.isAccepting(port: tlsPort) {
             guard process.isRunning, Date() < deadline else {
                 let text = (try? String(contentsOfFile: haproxyLog, encoding: .utf8)) ?? ""
-                throw TestSetupError("haproxy did not listen on 127.0.0.1:\(tlsPort) within 10 s; its log:\n\(text.suffix(2000))")
+                throw TestSetupError(
+                    "haproxy did not listen on 127.0.0.1:\(tlsPort) within 10 s; its log:\n\(text.suffix(2000))")
             }
             usleep(20_000)
         }
@@ -184,7 +186,8 @@ struct FenceRedfishTests {
 
     @Test("fence_redfish off and on through FilePowerControl run the configured commands")
     func fileBackedPower() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("khactl-bmc-file-\(UUID().uuidString.prefix(8))")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "khactl-bmc-file-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let stateFile = folder.appendingPathComponent("power").path

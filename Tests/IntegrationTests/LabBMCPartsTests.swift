@@ -5,7 +5,8 @@ import Testing
 
 /// A scratch folder removed when `body` ends, also when it throws.
 func withScratchFolder<T>(_ body: (URL) throws -> T) throws -> T {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("khactl-bmc-parts-\(UUID().uuidString.prefix(8))")
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "khactl-bmc-parts-\(UUID().uuidString.prefix(8))")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: folder) }
     return try body(folder)
@@ -58,7 +59,8 @@ struct LabBMCPartsTests {
             let notFound = try #require(throws: LabBMCError.self) { try missing.powerOff() }
             #expect(notFound.message.contains("khactl-no-such-program"))
 
-            let hanging = FilePowerControl(stateFile: state, powerOffCommand: ["/bin/sleep", "30"], commandTimeout: 0.5)
+            let hanging = FilePowerControl(
+                stateFile: state, powerOffCommand: ["/bin/sleep", "30"], commandTimeout: 0.5)
             let started = Date()
             let timeout = try #require(throws: LabBMCError.self) { try hanging.powerOff() }
             #expect(Date().timeIntervalSince(started) < 5)
@@ -90,7 +92,8 @@ struct LabBMCPartsTests {
                 ("127.0.0.1", "bind 127.0.0.1:443 ssl crt \(pem)", "server bmc 127.0.0.1:8000"),
                 ("::1", "bind ipv6@::1:443 ssl crt \(pem)", "server bmc 127.0.0.1:8000"),
             ] {
-                let frontend = BMCTLSFrontend(address: address, pemPath: pem, backendAddress: "127.0.0.1", backendPort: 8000)
+                let frontend = BMCTLSFrontend(
+                    address: address, pemPath: pem, backendAddress: "127.0.0.1", backendPort: 8000)
                 #expect(frontend.configuration.contains(bind))
                 #expect(frontend.configuration.contains(server))
                 let configuration = folder.appendingPathComponent("haproxy.cfg").path
@@ -149,11 +152,14 @@ struct LabBMCPartsTests {
         #expect(LabBMCCommand.configuration.shouldDisplay == false)
 
         #expect(throws: (any Error).self) {
-            try LabBMCCommand.parse(["--listen", "nowhere", "--username", "a", "--password-file", "p", "--state-file", "s"])
+            try LabBMCCommand.parse([
+                "--listen", "nowhere", "--username", "a", "--password-file", "p", "--state-file", "s",
+            ])
         }
         #expect(throws: (any Error).self) {
             try LabBMCCommand.parse([
-                "--listen", "127.0.0.1:1", "--username", "a", "--password-file", "p", "--state-file", "s", "--system-id", "a/b",
+                "--listen", "127.0.0.1:1", "--username", "a", "--password-file", "p", "--state-file", "s",
+                "--system-id", "a/b",
             ])
         }
         #expect(throws: (any Error).self) { try LabBMCCommand.parse(["--listen", "127.0.0.1:1"]) }

@@ -151,7 +151,9 @@ struct RedfishBMCTests {
     @Test("unknown resources get 404, wrong methods 405 with Allow")
     func notFoundAndMethods() async throws {
         try await withBMC { bmc in
-            for path in ["/redfish/v1/Systems/node3", "/redfish/v1/Managers", "/", "/redfish/v2", "/redfish/v1/Systems/node2/x"] {
+            for path in [
+                "/redfish/v1/Systems/node3", "/redfish/v1/Managers", "/", "/redfish/v2", "/redfish/v1/Systems/node2/x",
+            ] {
                 let response = try LoopbackHTTP.request(port: bmc.port, "GET", path, auth: bmc.auth)
                 #expect(response.status == 404, "\(path)")
                 #expect(response.redfishErrorCode == "Base.1.8.ResourceMissingAtURI")
@@ -218,8 +220,12 @@ struct RedfishBMCTests {
             var generator = SystemRandomNumberGenerator()
             for round in 0..<200 {
                 let socketFD = try LoopbackHTTP.connect(port: bmc.port)
-                var bytes = (0..<Int.random(in: 1...3000, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
-                if round % 3 == 0 { bytes = Array("POST \(Self.resetPath) HTTP/1.1\r\nContent-Length: 40\r\n\r\n{\"Res".utf8) }
+                var bytes = (0..<Int.random(in: 1...3000, using: &generator)).map { _ in
+                    UInt8.random(in: 0...255, using: &generator)
+                }
+                if round % 3 == 0 {
+                    bytes = Array("POST \(Self.resetPath) HTTP/1.1\r\nContent-Length: 40\r\n\r\n{\"Res".utf8)
+                }
                 if round % 3 == 1 { bytes += Array("\r\n\r\n".utf8) }
                 try LoopbackHTTP.send(socketFD, bytes)
                 // Close without reading: the BMC must cope with peers that vanish mid-request or mid-response.
@@ -240,7 +246,8 @@ struct RedfishBMCTests {
                 "GET /redfish/v1 HTTP/1.1\r\nHost: x\r\n\r\n"
                 + "POST \(Self.resetPath) HTTP/1.1\r\nHost: x\r\nAuthorization: Basic \(token)\r\n"
                 + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
-                + "GET /redfish/v1/Systems/node2 HTTP/1.1\r\nHost: x\r\nAuthorization: Basic \(token)\r\nConnection: close\r\n\r\n"
+                + "GET /redfish/v1/Systems/node2 HTTP/1.1\r\nHost: x\r\nAuthorization: Basic \(token)\r\n"
+                + "Connection: close\r\n\r\n"
             let responses = try LoopbackHTTP.exchange(port: bmc.port, Array(raw.utf8))
             #expect(responses.map(\.status) == [200, 204, 200])
             #expect(responses.map { $0.headers["connection"] } == ["keep-alive", "keep-alive", "close"])
@@ -262,8 +269,9 @@ struct RedfishBMCTests {
             let body = #"{"ResetType":"ForceRestart"}"#
             try LoopbackHTTP.send(
                 socketFD,
-                Array(("POST \(Self.resetPath) HTTP/1.1\r\nAuthorization: Basic \(token)\r\nExpect: 100-continue\r\n"
-                    + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n").utf8))
+                Array(
+                    ("POST \(Self.resetPath) HTTP/1.1\r\nAuthorization: Basic \(token)\r\nExpect: 100-continue\r\n"
+                        + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n").utf8))
             var buffer: [UInt8] = []
             let interim = try LoopbackHTTP.readResponse(socketFD, buffer: &buffer)
             #expect(interim.status == 100)
@@ -297,7 +305,8 @@ struct RedfishBMCTests {
             _ = try LoopbackHTTP.request(
                 port: bmc.port, "POST", Self.resetPath, auth: bmc.auth, body: #"{"ResetType":"ForceOff"}"#)
             _ = try LoopbackHTTP.exchange(
-                port: bmc.port, Array("GET /redfish/v1 HTTP/1.1\r\nAuthorization: Basic \(BMCFixture.password)\r\nBad\r\n\r\n".utf8))
+                port: bmc.port,
+                Array("GET /redfish/v1 HTTP/1.1\r\nAuthorization: Basic \(BMCFixture.password)\r\nBad\r\n\r\n".utf8))
             let lines = bmc.log.lines
             #expect(lines.count >= 4)
             let encoded = Data("admin:\(BMCFixture.password)".utf8).base64EncodedString()
@@ -354,7 +363,8 @@ struct RedfishBMCTests {
     @Test("IPv6 loopback works too")
     func ipv6() async throws {
         let bmc = RedfishBMC(
-            host: "::1", port: 0, credentials: BMCCredentials(username: "a", password: "b"), power: RecordingPowerControl())
+            host: "::1", port: 0, credentials: BMCCredentials(username: "a", password: "b"),
+            power: RecordingPowerControl())
         do {
             try bmc.start()
         } catch let error as LabBMCError {

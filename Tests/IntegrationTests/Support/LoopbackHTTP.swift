@@ -49,7 +49,9 @@ enum LoopbackHTTP {
     static func send(_ socketFD: Int32, _ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.send(socketFD, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let written = bytes[offset...].withUnsafeBytes {
+                Glibc.send(socketFD, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             // The server may answer and close before reading everything (e.g. 431): stop sending then.
             if written <= 0 { return }
             offset += written
@@ -67,7 +69,8 @@ enum LoopbackHTTP {
             } else if count == 0 || errno == ECONNRESET {
                 return received
             } else if errno != EINTR {
-                throw TestSetupError("the BMC neither answered nor closed within 5 s; got so far: \(String(decoding: received, as: UTF8.self))")
+                let text = String(decoding: received, as: UTF8.self)
+                throw TestSetupError("the BMC neither answered nor closed within 5 s; got so far: \(text)")
             }
         }
     }
@@ -130,11 +133,15 @@ enum LoopbackHTTP {
         var headers: [String: String] = [:]
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces)
         }
         let length = Int(headers["content-length"] ?? "0") ?? 0
         guard bytes.count >= headLength + length else { return nil }
-        return (RawHTTPResponse(status: status, headers: headers, body: Data(bytes[headLength..<headLength + length])), headLength + length)
+        return (
+            RawHTTPResponse(status: status, headers: headers, body: Data(bytes[headLength..<headLength + length])),
+            headLength + length
+        )
     }
 
     /// A TCP port on 127.0.0.1 that was free a moment ago.
@@ -206,7 +213,9 @@ final class LogRecorder: Sendable {
 
 /// Runs a tool to completion with optional stdin and a timeout; for short-lived tools only (daemons go
 /// through ``ChildProcess``).
-func runTool(_ executable: String, _ arguments: [String], stdin: String? = nil, timeout: TimeInterval = 60) throws -> CommandResult {
+func runTool(_ executable: String, _ arguments: [String], stdin: String? = nil, timeout: TimeInterval = 60) throws
+    -> CommandResult
+{
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments

@@ -24,13 +24,15 @@ public struct BMCCredentials: Sendable, CustomStringConvertible, CustomDebugStri
             contents = try String(contentsOfFile: passwordFile, encoding: .utf8)
         } catch {
             throw LabBMCError(
-                .configuration, "cannot read the BMC password file \(passwordFile): check that it exists and is readable",
+                .configuration,
+                "cannot read the BMC password file \(passwordFile): check that it exists and is readable",
                 underlying: error)
         }
         var password = Substring(contents)
         while let last = password.last, last == "\n" || last == "\r" { password = password.dropLast() }
         guard !password.isEmpty else {
-            throw LabBMCError(.configuration, "the BMC password file \(passwordFile) is empty: write the password into it")
+            throw LabBMCError(
+                .configuration, "the BMC password file \(passwordFile) is empty: write the password into it")
         }
         self.init(username: username, password: String(password))
     }

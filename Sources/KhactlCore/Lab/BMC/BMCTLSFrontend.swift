@@ -72,7 +72,8 @@ public struct BMCTLSFrontend: Sendable, Hashable {
     ///
     /// Runs `openssl req -x509` with an argument array; throws ``LabBMCError`` when openssl fails.
     public static func generateSelfSignedPEM(at path: String, openssl: String = "/usr/bin/openssl") throws {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("khactl-bmc-pem-\(UUID().uuidString)")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "khactl-bmc-pem-\(UUID().uuidString)")
         try FileManager.default.createDirectory(
             at: scratch, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(at: scratch) }

@@ -55,12 +55,13 @@ struct ExternalCommand: Sendable {
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
 
         let cArguments = argv.map { strdup($0) } + [nil]
-        defer { cArguments.forEach { free($0) } }
+        defer { for argument in cArguments { free(argument) } }
         var pid: pid_t = 0
         let spawned = posix_spawnp(&pid, argv[0], &actions, &attributes, cArguments, environ)
         guard spawned == 0 else {
             throw LabBMCError(
-                .command, "cannot run \(display): \(String(cString: strerror(spawned))); check that \(argv[0]) is installed")
+                .command,
+                "cannot run \(display): \(String(cString: strerror(spawned))); check that \(argv[0]) is installed")
         }
 
         // Poll rather than block in waitpid, so the deadline holds; the child stays unreaped (its PID
@@ -72,7 +73,8 @@ struct ExternalCommand: Sendable {
             let result = waitpid(pid, &rawStatus, WNOHANG)
             if result == pid { break }
             if result < 0 && errno != EINTR {
-                throw LabBMCError(.command, "lost track of \(display) (pid \(pid)): \(String(cString: strerror(errno)))")
+                throw LabBMCError(
+                    .command, "lost track of \(display) (pid \(pid)): \(String(cString: strerror(errno)))")
             }
             if Date() >= deadline {
                 timedOut = true
@@ -84,7 +86,8 @@ struct ExternalCommand: Sendable {
         }
         let output = Self.tail(of: outputPath)
         if timedOut {
-            throw LabBMCError(.command, "\(display) did not finish within \(Int(timeout)) s and was killed; its output: \(output)")
+            throw LabBMCError(
+                .command, "\(display) did not finish within \(Int(timeout)) s and was killed; its output: \(output)")
         }
         // WIFEXITED / WTERMSIG are macros Swift cannot see; the layout is glibc's: low 7 bits the signal.
         let signal = rawStatus & 0x7F

@@ -41,7 +41,8 @@ public struct FilePowerControl: PowerControl {
         let word = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard let state = PowerState(rawValue: word) else {
             throw LabBMCError(
-                .stateFile, "the power state file \(stateFile) holds \"\(word.prefix(40))\", not On or Off: fix or delete it")
+                .stateFile,
+                "the power state file \(stateFile) holds \"\(word.prefix(40))\", not On or Off: fix or delete it")
         }
         return state
     }

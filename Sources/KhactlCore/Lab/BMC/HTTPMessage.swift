@@ -174,7 +174,8 @@ enum HTTPRequestParser {
             minorVersion: minorVersion, headers: [])
     }
 
-    private static func parseField(_ line: ArraySlice<UInt8>) throws(HTTPRequestError) -> (name: String, value: String) {
+    private static func parseField(_ line: ArraySlice<UInt8>) throws(HTTPRequestError) -> (name: String, value: String)
+    {
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else {
             // Also catches obs-fold continuation lines, which RFC 9112 lets a server refuse.
             throw HTTPRequestError(status: 400, reason: "header line without a colon")
@@ -217,7 +218,9 @@ struct HTTPResponse: Sendable {
     var body: [UInt8] = []
 
     /// A JSON response with Redfish's headers.
-    static func json(_ status: Int, _ object: [String: any Sendable], extraHeaders: [(String, String)] = []) -> HTTPResponse {
+    static func json(_ status: Int, _ object: [String: any Sendable], extraHeaders: [(String, String)] = [])
+        -> HTTPResponse
+    {
         // JSONSerialization cannot fail on the dictionaries of strings, numbers and arrays built here.
         let data =
             (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))

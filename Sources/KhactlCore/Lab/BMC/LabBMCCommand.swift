@@ -21,7 +21,8 @@ public struct BMCListenAddress: Sendable, Hashable, ExpressibleByArgument, Custo
 
     /// Parses `HOST:PORT` or `[IPV6]:PORT`; `nil` for anything else.
     public init?(argument: String) {
-        guard let colon = argument.lastIndex(of: ":"), let port = UInt16(argument[argument.index(after: colon)...]) else {
+        guard let colon = argument.lastIndex(of: ":"), let port = UInt16(argument[argument.index(after: colon)...])
+        else {
             return nil
         }
         var host = String(argument[..<colon])
@@ -84,7 +85,8 @@ public struct LabBMCCommand: ParsableCommand {
     /// The power-on command, one argument per occurrence.
     @Option(
         parsing: .unconditionalSingleValue,
-        help: ArgumentHelp("One argument of the command that restores power; repeat for each argument.", valueName: "arg"))
+        help: ArgumentHelp(
+            "One argument of the command that restores power; repeat for each argument.", valueName: "arg"))
     public var powerOnCommand: [String] = []
 
     /// How long a power command may run.
@@ -96,7 +98,8 @@ public struct LabBMCCommand: ParsableCommand {
 
     /// Checks the option values before anything starts.
     public func validate() throws {
-        guard !systemID.isEmpty, systemID.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) })
+        guard !systemID.isEmpty,
+            systemID.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) })
         else {
             throw ValidationError("--system-id must be letters, digits, '.', '_' or '-'")
         }
@@ -143,10 +146,11 @@ public struct LabBMCCommand: ParsableCommand {
         } catch {
             throw CLIError(String(describing: error))
         }
-        print("khactl lab bmc: serving Redfish for system \(systemID) on \(BMCListenAddress(host: listen.host, port: bmc.port))")
+        let address = BMCListenAddress(host: listen.host, port: bmc.port)
+        print("khactl lab bmc: serving Redfish for system \(systemID) on \(address)")
         fflush(nil)  // flushes every stream; `stdout` itself is a global Swift 6 will not touch
         stopRequested.wait()
         bmc.stop()
-        sources.forEach { $0.cancel() }
+        for source in sources { source.cancel() }
     }
 }

@@ -52,7 +52,8 @@ public final class RedfishBMC: Sendable {
         log: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         precondition(
-            !systemID.isEmpty && systemID.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) },
+            !systemID.isEmpty
+                && systemID.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) },
             "a Redfish system ID must be letters, digits, '.', '_' or '-': \(systemID)")
         self.host = host
         self.requestedPort = port
@@ -267,7 +268,8 @@ public final class RedfishBMC: Sendable {
                 head = parsed
             } catch {
                 log("\(peer): refused request: \(error.status) \(error.reason)")
-                let response = RedfishService.error(error.status, "Base.1.8.GeneralError", "Bad request: \(error.reason).")
+                let response = RedfishService.error(
+                    error.status, "Base.1.8.GeneralError", "Bad request: \(error.reason).")
                 _ = send(connection, response.serialized(keepAlive: false))
                 return
             }

@@ -19,7 +19,10 @@ struct RedfishService: Sendable {
     /// requests never run their commands interleaved.
     private let powerLock = NSLock()
 
-    init(credentials: BMCCredentials, systemID: String, power: any PowerControl, log: @escaping @Sendable (String) -> Void) {
+    init(
+        credentials: BMCCredentials, systemID: String, power: any PowerControl,
+        log: @escaping @Sendable (String) -> Void
+    ) {
         self.credentials = credentials
         self.systemID = systemID
         self.power = power
@@ -62,7 +65,8 @@ struct RedfishService: Sendable {
     private func only(_ method: String, _ request: HTTPRequest, _ body: () -> HTTPResponse) -> HTTPResponse {
         guard request.method == method else {
             return Self.error(
-                405, "Base.1.8.OperationNotAllowed", "\(request.method) is not allowed on \(request.path); use \(method).",
+                405, "Base.1.8.OperationNotAllowed",
+                "\(request.method) is not allowed on \(request.path); use \(method).",
                 extraHeaders: [("Allow", method)])
         }
         return body()
@@ -124,7 +128,8 @@ struct RedfishService: Sendable {
         }
         guard let value = parameters["ResetType"] else {
             return Self.error(
-                400, "Base.1.8.ActionParameterMissing", "The action ComputerSystem.Reset needs the parameter ResetType.")
+                400, "Base.1.8.ActionParameterMissing", "The action ComputerSystem.Reset needs the parameter ResetType."
+            )
         }
         guard let resetType = value as? String, Self.resetTypes.contains(resetType) else {
             return Self.error(
@@ -170,7 +175,10 @@ struct RedfishService: Sendable {
                     "code": messageID,
                     "message": message,
                     "@Message.ExtendedInfo": [
-                        ["MessageId": messageID, "Message": message, "Severity": status >= 500 ? "Critical" : "Warning"]
+                        [
+                            "MessageId": messageID, "Message": message,
+                            "Severity": status >= 500 ? "Critical" : "Warning",
+                        ]
                     ],
                 ] as [String: any Sendable]
             ],
