@@ -51,6 +51,11 @@ struct HTTPLimits: Sendable {
     var maxHeaderFields = 100
     /// Body size (`413` past it). A reset request is about 30 bytes.
     var maxBodyBytes = 64 * 1024
+    /// How long a connection may sit with no bytes arriving before it is closed.
+    var idleSeconds = 30
+    /// How long one request may take to arrive in full once its first byte is in (`408` past it), so a
+    /// client trickling a byte at a time cannot hold a connection thread indefinitely.
+    var requestSeconds: TimeInterval = 30
 }
 
 /// Parses request heads out of a connection's byte buffer.

@@ -23,9 +23,8 @@ public final class RedfishBMC: Sendable {
     private let requestedPort: UInt16
     private let service: RedfishService
     private let log: @Sendable (String) -> Void
-    private let limits = HTTPLimits()
+    private let limits: HTTPLimits
     private let maxConnections = 64
-    private let idleTimeoutSeconds = 30
     private let state = Mutex(ServerState())
     /// Entered by the accept thread and by every connection thread, so ``stop()`` can wait for all of them.
     private let threads = DispatchGroup()
@@ -47,9 +46,19 @@ public final class RedfishBMC: Sendable {
     ///   - systemID: the system's `Id` and last path segment (letters, digits, `.`, `_`, `-`).
     ///   - power: what reset actions and `PowerState` reads call.
     ///   - log: receives one line per request and per power action; never a password or header value.
-    public init(
+    public convenience init(
         host: String, port: UInt16, credentials: BMCCredentials, systemID: String = "1", power: any PowerControl,
         log: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.init(
+            host: host, port: port, credentials: credentials, systemID: systemID, power: power, limits: HTTPLimits(),
+            log: log)
+    }
+
+    /// A BMC with other size and time limits (tests shorten the timeouts).
+    init(
+        host: String, port: UInt16, credentials: BMCCredentials, systemID: String, power: any PowerControl,
+        limits: HTTPLimits, log: @escaping @Sendable (String) -> Void
     ) {
         precondition(
             !systemID.isEmpty
@@ -58,6 +67,7 @@ public final class RedfishBMC: Sendable {
         self.host = host
         self.requestedPort = port
         self.log = log
+        self.limits = limits
         self.service = RedfishService(credentials: credentials, systemID: systemID, power: power, log: log)
     }
 
@@ -257,20 +267,17 @@ public final class RedfishBMC: Sendable {
     // MARK: one connection
 
     private func serve(_ connection: Int32, peer: String) {
-        var timeout = timeval(tv_sec: idleTimeoutSeconds, tv_usec: 0)
+        var timeout = timeval(tv_sec: limits.idleSeconds, tv_usec: 0)
         setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var buffer: [UInt8] = []
         while true {
-            let head: (request: HTTPRequest, consumed: Int, contentLength: Int)
+            let head: (request: HTTPRequest, consumed: Int, contentLength: Int, deadline: Date)
             do {
                 guard let parsed = try readHead(connection, &buffer) else { return }
                 head = parsed
             } catch {
-                log("\(peer): refused request: \(error.status) \(error.reason)")
-                let response = RedfishService.error(
-                    error.status, "Base.1.8.GeneralError", "Bad request: \(error.reason).")
-                _ = send(connection, response.serialized(keepAlive: false))
+                refuse(connection, peer: peer, error)
                 return
             }
             buffer.removeFirst(head.consumed)
@@ -280,6 +287,10 @@ public final class RedfishBMC: Sendable {
             }
             while buffer.count < head.contentLength {
                 guard receive(connection, into: &buffer) else { return }
+                if Date() > head.deadline {
+                    refuse(connection, peer: peer, HTTPRequestError(status: 408, reason: "body did not arrive in time"))
+                    return
+                }
             }
             request.body = Array(buffer[..<head.contentLength])
             buffer.removeFirst(head.contentLength)
@@ -291,18 +302,39 @@ public final class RedfishBMC: Sendable {
         }
     }
 
+    /// Answers a request that cannot be served with its error status, as a Redfish error, and no keep-alive.
+    private func refuse(_ connection: Int32, peer: String, _ error: HTTPRequestError) {
+        log("\(peer): refused request: \(error.status) \(error.reason)")
+        let response = RedfishService.error(error.status, "Base.1.8.GeneralError", "Bad request: \(error.reason).")
+        _ = send(connection, response.serialized(keepAlive: false))
+    }
+
     /// Reads until `buffer` starts with a whole request head; `nil` when the peer closed or went idle first.
+    /// The deadline returned is when the whole request (body included) must have arrived.
     private func readHead(
         _ connection: Int32, _ buffer: inout [UInt8]
-    ) throws(HTTPRequestError) -> (request: HTTPRequest, consumed: Int, contentLength: Int)? {
+    ) throws(HTTPRequestError) -> (request: HTTPRequest, consumed: Int, contentLength: Int, deadline: Date)? {
+        // The clock starts at the request's first byte, not at the end of the previous response: idle
+        // keep-alive time is governed by the idle timeout alone.
+        var deadline = buffer.isEmpty ? nil : Date().addingTimeInterval(limits.requestSeconds)
         while true {
-            if let head = try HTTPRequestParser.parseHead(buffer, limits: limits) { return head }
+            if let head = try HTTPRequestParser.parseHead(buffer, limits: limits) {
+                return (
+                    head.request, head.consumed, head.contentLength,
+                    deadline ?? Date().addingTimeInterval(limits.requestSeconds)
+                )
+            }
+            if let deadline, Date() > deadline {
+                throw HTTPRequestError(status: 408, reason: "request head did not arrive in time")
+            }
+            let hadBytes = !buffer.isEmpty
             guard receive(connection, into: &buffer) else {
                 if !buffer.isEmpty && buffer.contains(where: { $0 != 13 && $0 != 10 }) {
                     log("connection closed or idle in the middle of a request head")
                 }
                 return nil
             }
+            if !hadBytes && deadline == nil { deadline = Date().addingTimeInterval(limits.requestSeconds) }
         }
     }
 
