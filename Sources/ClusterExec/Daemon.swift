@@ -141,3 +141,71 @@ public enum Daemon {
         return name
     }
 }
+
+/// A program whose standard output is read line by line while it runs, in a session of its own so that
+/// ``stop()`` ends it and everything it started (nsenter's child included) with one signal to the group.
+public final class StreamingProcess: Sendable {
+    /// The process.
+    public let identity: ProcessIdentity
+    private let readFD: Int32
+
+    /// Starts `command`; `onLine` is called on a private thread for every line of its standard output.
+    public init(_ command: Command, onLine: @escaping @Sendable (String) -> Void) throws(CommandError) {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { throw CommandError(command: command, reason: .launchFailed("pipe failed")) }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | 0x80 /* SETSID */))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addclose(&actions, fds[0])
+        posix_spawn_file_actions_addclose(&actions, fds[1])
+        let executable = Daemon.resolve(command.executable)
+        let argv = ([executable] + command.arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        close(fds[1])
+        guard result == 0, let identity = ProcessIdentity.of(pid) else {
+            close(fds[0])
+            throw CommandError(command: command, reason: .launchFailed(String(cString: strerror(result))))
+        }
+        self.identity = identity
+        self.readFD = fds[0]
+        let fd = fds[0]
+        let thread = Thread {
+            var pending = [UInt8]()
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = read(fd, &buffer, buffer.count)
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { break }
+                pending += buffer[0..<count]
+                while let newline = pending.firstIndex(of: 10) {
+                    onLine(String(decoding: pending[..<newline], as: UTF8.self))
+                    pending.removeSubrange(...newline)
+                }
+            }
+            close(fd)
+        }
+        thread.start()
+    }
+
+    /// SIGKILL to the process's whole group, then reaps it.
+    public func stop() {
+        kill(-identity.pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(identity.pid, &status, 0)
+    }
+}

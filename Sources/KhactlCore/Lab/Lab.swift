@@ -137,6 +137,10 @@ extension Lab {
                 progress("switch: bridge 198.18.0.0/24, client \(LabNetwork.client)")
                 try await startSwitch(&state)
                 try writeClusterFiles(state, fencing: options.fencing)
+                if options.fencing {
+                    progress("BMCs: Redfish on \(state.nodes.map(\.bmcAddress).joined(separator: ", ")) (TLS by haproxy)")
+                    try startBMCs(&state)
+                }
                 for index in 1...options.nodes {
                     progress("node\(index): namespaces, \(LabNetwork.nodeAddress(index)), corosync, pacemaker")
                     try await startNode(index, &state)
@@ -187,8 +191,10 @@ extension Lab {
             nodes: state.nodes.map { CorosyncConfig.Node(name: $0.name, nodeID: UInt32($0.index), addresses: [$0.address]) },
             token: state.token, consensus: state.consensus, tokenCoefficient: 0)
         let password = (0..<24).map { _ in "abcdefghijkmnpqrstuvwxyz23456789".randomElement()! }
-        try Data(String(password).utf8).write(to: folder.appendingPathComponent("bmc-password"))
-        chmod(folder.appendingPathComponent("bmc-password").path, 0o400)
+        let passwordPath = folder.appendingPathComponent("bmc-password").path
+        guard FileManager.default.createFile(atPath: passwordPath, contents: Data(String(password).utf8), attributes: [.posixPermissions: 0o400]) else {
+            throw LabError("cannot write \(passwordPath)")
+        }
         let cib = try LabCIB.initial(clusterName: name, nodes: state.nodes, fencing: fencing, bmcPassword: String(password))
         for node in state.nodes {
             let root = store.nodeFolder(node.index)
@@ -294,6 +300,9 @@ extension Lab {
                 if node.fault == .freeze, let initProcess = node.initProcess {
                     for process in LabNode.processes(inNamespaceOf: initProcess) { Foundation.kill(process, SIGCONT) }
                 }
+                // Pull the cable first: a dead namespace is torn down by the kernel a little later, and
+                // until then its addresses (a VIP too) still answer.
+                try? await ipBatch(in: try switchNamespace(), ["link delete \(node.switchPort)"])
                 powerOff(node)
                 state.nodes[position].initProcess = nil
                 state.nodes[position].holder = nil

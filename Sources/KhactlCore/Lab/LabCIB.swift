@@ -23,6 +23,9 @@ enum LabCIB {
         let options = element("cluster_property_set", ["id": "cib-bootstrap-options"])
         for (name, value) in [
             ("dc-deadtime", dcDeadtime), ("stonith-enabled", fencing ? "true" : "false"), ("stonith-timeout", "30s"),
+            // A fenced lab node stays off until `khactl lab revive` (or a drill) powers it on, as an
+            // operator would after looking at it.
+            ("stonith-action", "off"),
         ] {
             options.addChild(element("nvpair", ["id": "cib-bootstrap-options-\(name)", "name": name, "value": value]))
         }

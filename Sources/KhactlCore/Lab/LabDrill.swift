@@ -128,13 +128,16 @@ extension Lab {
             let sampler = OwnershipSampler(lab: self, address: options.vip)
             let membership = try MembershipWatch(lab: self, excluding: victimIndex)
             let start = ContinuousClock.now
-            try await kill(victimIndex, options.mode)
             sampler.start()
+            try await kill(victimIndex, options.mode)
+            // The victim is off the network once kill returns; answers to requests sent from now on come
+            // from its successor.
+            let killed = ContinuousClock.now
             let newHolder = try await waitForResource(options.resource, notOn: victim, timeout: options.roundTimeout)
             let recovered = ContinuousClock.now
             var answered: (ping: ContinuousClock.Instant?, connect: ContinuousClock.Instant?) = (nil, nil)
             while ContinuousClock.now - start < options.roundTimeout {
-                answered = probe.firstAnswers(after: start)
+                answered = probe.firstAnswers(after: killed)
                 if answered.ping != nil && (options.port == nil || answered.connect != nil) { break }
                 try await Task.sleep(for: .milliseconds(20))
             }
@@ -193,13 +196,12 @@ final class OwnershipSampler: Sendable {
 /// `khactl watch` run inside that node: its corosync's IPC lives in the node's private /dev/shm, which
 /// a process outside the node's mount namespace cannot open.
 final class MembershipWatch: Sendable {
-    private final class Progress: Sendable {
-        let seen = Mutex<ContinuousClock.Instant?>(nil)
-        let buffer = Mutex("")
+    private let seen = SeenInstant()
+    private let process: StreamingProcess?
+
+    private final class SeenInstant: Sendable {
+        let value = Mutex<ContinuousClock.Instant?>(nil)
     }
-    private let progress = Progress()
-    // Set once in init; Process is thread-safe for isRunning and processIdentifier.
-    nonisolated(unsafe) private let process: Process?
 
     init(lab: Lab, excluding victim: Int) throws {
         let survivor = try lab.state().nodes.first { $0.index != victim && $0.initProcess?.isAlive == true && $0.fault == nil }
@@ -208,45 +210,19 @@ final class MembershipWatch: Sendable {
             return
         }
         let command = try lab.nodeCommand(survivor.index, [Lab.executable, "watch", "--output", "json"])
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Daemon.resolve(command.executable))
-        process.arguments = command.arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
         let victimID = Int64(victim)
-        pipe.fileHandleForReading.readabilityHandler = { [progress] handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-                return
-            }
+        process = try StreamingProcess(command) { [seen] line in
             let now = ContinuousClock.now
-            let lines: [Substring] = progress.buffer.withLock { text in
-                text += String(decoding: data, as: UTF8.self)
-                guard let last = text.lastIndex(of: "\n") else { return [] }
-                let complete = text[..<last].split(separator: "\n")
-                text = String(text[text.index(after: last)...])
-                return complete
-            }
-            for line in lines {
-                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                    object["kind"] as? String == "membership", let members = object["members"] as? [NSNumber],
-                    !members.contains(where: { $0.int64Value == victimID })
-                else { continue }
-                progress.seen.withLock { if $0 == nil { $0 = now } }
-            }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                object["kind"] as? String == "membership", let members = object["members"] as? [NSNumber],
+                !members.contains(where: { $0.int64Value == victimID })
+            else { return }
+            seen.value.withLock { if $0 == nil { $0 = now } }
         }
-        try process.run()
-        self.process = process
     }
 
     func stop() -> ContinuousClock.Instant? {
-        if let process, process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-        return progress.seen.withLock { $0 }
+        process?.stop()
+        return seen.value.withLock { $0 }
     }
 }

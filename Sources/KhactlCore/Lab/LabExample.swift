@@ -59,10 +59,12 @@ enum LabExample {
             ("constraints", """
             <rsc_colocation id="colocation-vip-haproxy-clone-INFINITY" rsc="vip" with-rsc="haproxy-clone" score="INFINITY"/>
             """),
-            ("rsc_defaults", """
-            <meta_attributes id="rsc_defaults-meta_attributes">
-              <nvpair id="rsc_defaults-meta_attributes-resource-stickiness" name="resource-stickiness" value="100"/>
-            </meta_attributes>
+            ("configuration", """
+            <rsc_defaults>
+              <meta_attributes id="rsc_defaults-meta_attributes">
+                <nvpair id="rsc_defaults-meta_attributes-resource-stickiness" name="resource-stickiness" value="100"/>
+              </meta_attributes>
+            </rsc_defaults>
             """),
         ]
     }

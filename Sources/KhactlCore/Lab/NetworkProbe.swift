@@ -37,9 +37,16 @@ final class NamespaceThread: Sendable {
 /// Probes an address from the lab client: ICMP echo (raw socket) and TCP connect, each on its own
 /// thread in the switch namespace, recording the times answers came back.
 final class ClientProbe: Sendable {
+    /// An answer: when the request left and when the answer came back.
+    struct Answer {
+        let sent: ContinuousClock.Instant
+        let received: ContinuousClock.Instant
+    }
+
     struct Answers {
-        var pings: [ContinuousClock.Instant] = []
-        var connects: [ContinuousClock.Instant] = []
+        var sent: [UInt16: ContinuousClock.Instant] = [:]
+        var pings: [Answer] = []
+        var connects: [Answer] = []
     }
 
     private let answers = Mutex(Answers())
@@ -57,10 +64,11 @@ final class ClientProbe: Sendable {
 
     func stop() { running.store(false, ordering: .relaxed) }
 
-    /// The first ICMP answer and TCP connect at or after `instant`.
+    /// When the first ICMP answer and TCP connect came back to a request sent at or after `instant`
+    /// (an answer to an earlier request may still be in flight when a node dies).
     func firstAnswers(after instant: ContinuousClock.Instant) -> (ping: ContinuousClock.Instant?, connect: ContinuousClock.Instant?) {
         answers.withLock { answers in
-            (answers.pings.first { $0 >= instant }, answers.connects.first { $0 >= instant })
+            (answers.pings.first { $0.sent >= instant }?.received, answers.connects.first { $0.sent >= instant }?.received)
         }
     }
 
@@ -88,6 +96,9 @@ final class ClientProbe: Sendable {
             if ContinuousClock.now >= nextSend {
                 sequence &+= 1
                 var packet = ClientProbe.echoRequest(identifier: identifier, sequence: sequence)
+                let sentAt = ContinuousClock.now
+                let sentSequence = sequence
+                answers.withLock { $0.sent[sentSequence] = sentAt }
                 var destination = target
                 _ = withUnsafePointer(to: &destination) { pointer in
                     pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -105,8 +116,13 @@ final class ClientProbe: Sendable {
             let source = buffer[12..<16]
             let wanted = withUnsafeBytes(of: target.sin_addr) { Array($0) }
             guard replyID == identifier, Array(source) == wanted else { continue }
+            let replySequence = UInt16(buffer[headerLength + 6]) << 8 | UInt16(buffer[headerLength + 7])
             let now = ContinuousClock.now
-            answers.withLock { $0.pings.append(now) }
+            answers.withLock { answers in
+                if let sentAt = answers.sent.removeValue(forKey: replySequence) {
+                    answers.pings.append(Answer(sent: sentAt, received: now))
+                }
+            }
         }
     }
 
@@ -115,7 +131,7 @@ final class ClientProbe: Sendable {
             let started = ContinuousClock.now
             if ClientProbe.connect(target, timeoutMilliseconds: 200) {
                 let now = ContinuousClock.now
-                answers.withLock { $0.connects.append(now) }
+                answers.withLock { $0.connects.append(Answer(sent: started, received: now)) }
             }
             let elapsed = ContinuousClock.now - started
             if elapsed < interval { Thread.sleep(forTimeInterval: Double((interval - elapsed).components.attoseconds) / 1e18) }

@@ -7,7 +7,7 @@ public struct LabCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "lab",
         abstract: "A real N-node Corosync/Pacemaker cluster in network namespaces on this machine.",
-        subcommands: [LabUp.self, LabStatus.self, LabExec.self, LabKill.self, LabRevive.self, LabDrill.self, LabDown.self, LabInit.self]
+        subcommands: [LabUp.self, LabStatus.self, LabExec.self, LabKill.self, LabRevive.self, LabDrill.self, LabDown.self, LabInit.self, LabBMCCommand.self]
     )
 
     public init() {}

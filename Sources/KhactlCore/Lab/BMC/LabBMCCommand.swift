@@ -70,7 +70,7 @@ public struct LabBMCCommand: ParsableCommand {
 
     /// The file holding the power state.
     @Option(help: ArgumentHelp("A file holding the power state, On or Off (missing means On).", valueName: "path"))
-    public var stateFile: String
+    public var stateFile: String = ""
 
     /// The Redfish system ID.
     @Option(help: "The Redfish system Id (letters, digits, '.', '_', '-').")
@@ -93,6 +93,14 @@ public struct LabBMCCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Seconds a power command may run before it is killed.", valueName: "seconds"))
     public var commandTimeout: Int = 120
 
+    /// The lab whose node this BMC powers (instead of a state file and commands).
+    @Option(help: ArgumentHelp("Power a node of this lab (with --node): the state is the node's.", valueName: "name"))
+    public var lab: String?
+
+    /// The lab node's index.
+    @Option(help: ArgumentHelp("The lab node's index (with --lab).", valueName: "index"))
+    public var node: Int?
+
     /// An empty command, for the argument parser.
     public init() {}
 
@@ -103,12 +111,20 @@ public struct LabBMCCommand: ParsableCommand {
         else {
             throw ValidationError("--system-id must be letters, digits, '.', '_' or '-'")
         }
+        if (lab == nil) != (node == nil) { throw ValidationError("--lab and --node go together") }
+        if lab == nil && stateFile.isEmpty { throw ValidationError("give --state-file, or --lab and --node") }
+        if let lab {
+            do { _ = try Lab(name: lab) } catch { throw ValidationError(String(describing: error)) }
+        }
         guard commandTimeout > 0 else { throw ValidationError("--command-timeout must be at least 1 second") }
     }
 
     /// The power control these options describe.
-    public var powerControl: FilePowerControl {
-        FilePowerControl(
+    public var powerControl: any PowerControl {
+        if let lab, let node, let labValue = try? Lab(name: lab) {
+            return LabPowerControl(lab: labValue, index: node, executable: Lab.executable)
+        }
+        return FilePowerControl(
             stateFile: stateFile, powerOffCommand: powerOffCommand, powerOnCommand: powerOnCommand,
             commandTimeout: TimeInterval(commandTimeout))
     }
