@@ -104,6 +104,7 @@ public enum Daemon {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o640)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        SpawnFileActions.closeFromThree(&actions)
 
         let executable = resolve(command.executable)
         var environment = ProcessInfo.processInfo.environment
@@ -171,6 +172,7 @@ public final class StreamingProcess: Sendable {
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addclose(&actions, fds[0])
         posix_spawn_file_actions_addclose(&actions, fds[1])
+        SpawnFileActions.closeFromThree(&actions)
         let executable = Daemon.resolve(command.executable)
         let argv = ([executable] + command.arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
@@ -207,5 +209,20 @@ public final class StreamingProcess: Sendable {
         kill(-identity.pid, SIGKILL)
         var status: Int32 = 0
         waitpid(identity.pid, &status, 0)
+    }
+}
+
+/// File actions every khactl spawn shares.
+public enum SpawnFileActions {
+    /// Adds glibc's `posix_spawn_file_actions_addclosefrom_np(actions, 3)` (glibc 2.34+), looked up at run
+    /// time because the Glibc module does not export it. Without it a daemon inherits every descriptor
+    /// khactl got without close-on-exec, such as the write end of the pipe a caller reads khactl's output
+    /// from, and that caller then never sees end-of-file.
+    public static func closeFromThree(_ actions: inout posix_spawn_file_actions_t) {
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        // nil is RTLD_DEFAULT on glibc: search the libraries already loaded.
+        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return }
+        let closeFrom = unsafeBitCast(symbol, to: CloseFrom.self)
+        _ = closeFrom(&actions, 3)
     }
 }

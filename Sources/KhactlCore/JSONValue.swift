@@ -6,6 +6,8 @@ public enum JSONValue: Hashable, Sendable, Encodable, ExpressibleByStringLiteral
 {
     case string(String)
     case integer(Int64)
+    /// A number with a fraction, written with millisecond precision (durations in seconds).
+    case seconds(Double)
     case bool(Bool)
     case array([JSONValue])
     case object([String: JSONValue])
@@ -25,6 +27,7 @@ public enum JSONValue: Hashable, Sendable, Encodable, ExpressibleByStringLiteral
         switch self {
         case .string(let value): try container.encode(value)
         case .integer(let value): try container.encode(value)
+        case .seconds(let value): try container.encode(Decimal(string: String(format: "%.3f", value)) ?? Decimal(value))
         case .bool(let value): try container.encode(value)
         case .array(let value): try container.encode(value)
         case .object(let value): try container.encode(value)

@@ -146,8 +146,9 @@ struct LabBMCPartsTests {
         #expect(command.listen == BMCListenAddress(host: "::1", port: 8443))
         #expect(command.powerOffCommand == ["khactl", "lab", "kill", "node2", "--mode", "crash"])
         #expect(command.powerOnCommand == ["khactl", "lab", "revive", "node2"])
-        #expect(command.powerControl.stateFile == "/run/khactl/node2.power")
-        #expect(command.powerControl.commandTimeout == 120)
+        let power = try #require(command.powerControl as? FilePowerControl)
+        #expect(power.stateFile == "/run/khactl/node2.power")
+        #expect(power.commandTimeout == 120)
         #expect(LabBMCCommand.configuration.commandName == "bmc")
         #expect(LabBMCCommand.configuration.shouldDisplay == false)
 

@@ -46,7 +46,7 @@ public struct DrillReport: Hashable, Sendable {
     public var json: JSONValue {
         func stats(_ values: [Double]) -> JSONValue {
             guard let summary = DrillReport.summary(values) else { return .null }
-            return ["min": .string(format(summary.min)), "median": .string(format(summary.median)), "max": .string(format(summary.max))]
+            return ["min": .seconds(summary.min), "median": .seconds(summary.median), "max": .seconds(summary.max)]
         }
         return [
             "mode": .string(mode.rawValue),
@@ -59,9 +59,9 @@ public struct DrillReport: Hashable, Sendable {
             "details": .array(rounds.map { round in
                 [
                     "victim": .string(round.victim), "newHolder": .string(round.newHolder),
-                    "failover": .string(format(round.failover)), "tcp": round.tcp.map { .string(format($0)) } ?? .null,
-                    "membership": round.membership.map { .string(format($0)) } ?? .null,
-                    "recovery": .string(format(round.recovery)),
+                    "failover": .seconds(round.failover), "tcp": round.tcp.map { .seconds($0) } ?? .null,
+                    "membership": round.membership.map { .seconds($0) } ?? .null,
+                    "recovery": .seconds(round.recovery),
                     "dualActiveSamples": .integer(Int64(round.dualActiveSamples)), "samples": .integer(Int64(round.samples)),
                 ]
             }),

@@ -9,7 +9,9 @@ struct ChildProcess: Sendable {
     let pid: pid_t
 
     /// Starts `executable` with `arguments`; stdin is /dev/null, stdout and stderr go to `log` (or /dev/null).
-    static func spawn(_ executable: String, _ arguments: [String], log: String? = nil) throws -> ChildProcess {
+    static func spawn(
+        _ executable: String, _ arguments: [String], log: String? = nil, environment: [String: String] = [:]
+    ) throws -> ChildProcess {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -29,9 +31,14 @@ struct ChildProcess: Sendable {
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        let merged = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
         guard result == 0 else {
             throw TestSetupError("posix_spawn \(executable) failed: \(String(cString: strerror(result)))")
         }

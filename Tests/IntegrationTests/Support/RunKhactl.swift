@@ -10,7 +10,9 @@ struct CommandResult: Sendable {
 }
 
 /// Runs the built `khactl` (or, with `via`, a command that wraps it, such as nsenter) and waits for it.
-func runKhactl(_ arguments: [String], via wrapper: [String] = [], timeout: TimeInterval = 30) throws -> CommandResult {
+func runKhactl(
+    _ arguments: [String], via wrapper: [String] = [], environment: [String: String] = [:], timeout: TimeInterval = 30
+) throws -> CommandResult {
     let khactl = productsDirectory.appendingPathComponent("khactl").path
     let process = Process()
     if let first = wrapper.first {
@@ -19,6 +21,9 @@ func runKhactl(_ arguments: [String], via wrapper: [String] = [], timeout: TimeI
     } else {
         process.executableURL = URL(fileURLWithPath: khactl)
         process.arguments = arguments
+    }
+    if !environment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
     }
     let out = Pipe()
     let err = Pipe()

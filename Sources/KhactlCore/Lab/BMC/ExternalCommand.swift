@@ -1,3 +1,4 @@
+import ClusterExec
 import Foundation
 
 #if canImport(Glibc)
@@ -103,14 +104,7 @@ struct ExternalCommand: Sendable {
         return String(decoding: data.suffix(4096), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// Adds glibc's `posix_spawn_file_actions_addclosefrom_np(actions, 3)` (glibc 2.34+), looked up at run
-    /// time because the Glibc module does not export it; without it, descriptors are left as they are
-    /// (the BMC's own sockets are close-on-exec anyway).
     private static func closeDescriptorsFromThree(_ actions: inout posix_spawn_file_actions_t) {
-        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-        // nil is RTLD_DEFAULT on glibc: search the libraries already loaded.
-        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return }
-        let closeFrom = unsafeBitCast(symbol, to: CloseFrom.self)
-        _ = closeFrom(&actions, 3)
+        SpawnFileActions.closeFromThree(&actions)
     }
 }

@@ -1,0 +1,187 @@
+import Foundation
+import Testing
+
+/// `khactl lab` end to end: the built binary, real corosync, pacemaker, fence_redfish and lab BMCs.
+@Suite("khactl lab", .serialized)
+struct LabTests {
+    /// A lab root of the test's own, removed afterwards.
+    struct LabRoot {
+        let path: String
+        var environment: [String: String] { ["KHACTL_LAB_ROOT": path] }
+
+        init() throws {
+            try TestCorosync.requireRootAndNamespaces()
+            path = FileManager.default.temporaryDirectory.appendingPathComponent("khactl-lab-\(UUID().uuidString.prefix(8))").path
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        }
+
+        func run(_ arguments: [String], timeout: TimeInterval = 120) throws -> CommandResult {
+            try runKhactl(arguments, environment: environment, timeout: timeout)
+        }
+
+        func json(_ arguments: [String]) throws -> [String: Any] {
+            let result = try run(arguments)
+            guard result.status == 0 else { throw TestSetupError("khactl \(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)") }
+            let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
+            return try #require(object as? [String: Any], "not a JSON object: \(result.stdout)")
+        }
+
+        /// PIDs recorded in a lab's state file.
+        func recordedPIDs(_ name: String) -> [Int32] {
+            guard let data = FileManager.default.contents(atPath: "\(path)/\(name)/lab.json"),
+                let text = String(data: data, encoding: .utf8)
+            else { return [] }
+            return text.matches(of: #/"pid"\s*:\s*(\d+)/#).compactMap { Int32($0.output.1) }
+        }
+
+        /// Whether any process still has a mount of this lab root, or any file of it is left.
+        func leftovers(_ name: String) -> [String] {
+            var found: [String] = []
+            if FileManager.default.fileExists(atPath: "\(path)/\(name)") { found.append("folder \(path)/\(name)") }
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(entry) != nil {
+                if let mounts = try? String(contentsOfFile: "/proc/\(entry)/mountinfo", encoding: .utf8), mounts.contains("\(path)/\(name)/") {
+                    found.append("process \(entry) has a mount of the lab")
+                }
+            }
+            return found
+        }
+
+        func remove() { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    @Test("3-node lab: online with quorum 3, fence_redfish powers a node off, a drill moves the VIP, down leaves nothing")
+    func threeNodes() async throws {
+        let root = try LabRoot()
+        defer {
+            _ = try? root.run(["lab", "down"])
+            root.remove()
+        }
+        let up = try root.run(["lab", "up", "--nodes", "3", "--example"], timeout: 180)
+        #expect(up.status == 0, "lab up: \(up.stderr)")
+        let pids = root.recordedPIDs("lab")
+        // The switch, a holder and an init per node, a BMC per node, the TLS proxy.
+        let expectedProcesses = 11
+        #expect(pids.count >= expectedProcesses, "recorded \(pids)")
+
+        // Every node online in pacemaker's own XML, quorate.
+        let crm = try root.run(["lab", "exec", "node2", "--", "crm_mon", "--output-as=xml", "-1"])
+        #expect(crm.status == 0)
+        let onlineCount = crm.stdout.matches(of: #/<node name="node\d" id="\d" online="true"/#).count
+        #expect(onlineCount == 3, "crm_mon: \(crm.stdout.prefix(2000))")
+        #expect(crm.stdout.contains(#"with_quorum="true""#))
+        // corosync's view through khactl's own bindings, inside a node: 3 votes, quorum 2.
+        let members = try root.json(["lab", "exec", "node1", "--", productsDirectory.appendingPathComponent("khactl").path, "members", "--output", "json"])
+        let memberList = try #require(members["members"] as? [[String: Any]])
+        let names: [String] = memberList.compactMap { $0["name"] as? String }
+        #expect(names == ["node1", "node2", "node3"])
+        let votes = try #require(members["votes"] as? [String: Any])
+        #expect(votes["total"] as? Int == 3)
+        #expect(votes["quorum"] as? Int == 2)
+        let firstAddresses = memberList.first?["addresses"] as? [String]
+        #expect(firstAddresses == ["198.18.0.11"])
+
+        // Fencing for real: the fencer runs fence_redfish against node3's BMC, which powers node3 off.
+        let fence = try root.run(["lab", "exec", "node1", "--", "stonith_admin", "--fence", "node3", "--timeout", "60"], timeout: 90)
+        #expect(fence.status == 0, "stonith_admin: \(fence.stdout) \(fence.stderr)")
+        let status = try root.json(["lab", "status", "--output", "json"])
+        let statusNodes = try #require(status["nodes"] as? [[String: Any]])
+        let node3 = statusNodes.first { $0["name"] as? String == "node3" }
+        #expect(node3?["power"] as? String == "off")
+        let history = try root.run(["lab", "exec", "node1", "--", "stonith_admin", "--history", "node3", "--output-as=xml"])
+        #expect(history.stdout.contains(#"target="node3""#) && history.stdout.contains(#"status="success""#), "history: \(history.stdout)")
+        let after = try root.run(["lab", "exec", "node1", "--", "crm_mon", "--output-as=xml", "-1"])
+        #expect(after.stdout.contains(#"<node name="node3" id="3" online="false""#))
+        let revive = try root.run(["lab", "revive", "node3"])
+        #expect(revive.status == 0, "revive: \(revive.stderr)")
+
+        // One drill round: the VIP moves, answered at the client, never on two nodes at once.
+        let drill = try root.json(["lab", "drill", "--rounds", "1", "--mode", "crash", "--output", "json"])
+        #expect(drill["rounds"] as? Int == 1)
+        #expect(drill["dualActiveSamples"] as? Int == 0)
+        let failover = try #require(drill["failover"] as? [String: Any])
+        let median = try #require(failover["median"] as? Double)
+        #expect(median > 0.5 && median < 20, "failover median \(median) s")
+
+        let down = try root.run(["lab", "down"])
+        #expect(down.status == 0)
+        #expect(root.leftovers("lab") == [])
+        try await Task.sleep(for: .milliseconds(300))
+        let alive = pids.filter { kill($0, 0) == 0 && !isZombie($0) }
+        #expect(alive == [], "processes still running: \(alive)")
+    }
+
+    @Test("Two labs side by side; down cleans up after a lab up that was killed half-way")
+    func twoLabsAndKilledUp() async throws {
+        let root = try LabRoot()
+        defer {
+            for name in ["alpha", "beta", "gamma"] { _ = try? root.run(["lab", "down", "--name", name]) }
+            root.remove()
+        }
+        for name in ["alpha", "beta"] {
+            let up = try root.run(["lab", "up", "--name", name, "--nodes", "2"], timeout: 180)
+            #expect(up.status == 0, "lab up \(name): \(up.stderr)")
+        }
+        for name in ["alpha", "beta"] {
+            let status = try root.json(["lab", "status", "--name", name, "--output", "json"])
+            let nodes = try #require(status["nodes"] as? [[String: Any]])
+            let online = nodes.filter { $0["online"] as? Bool == true }.count
+            #expect(online == 2, "lab \(name): \(status)")
+            #expect(status["quorate"] as? Bool == true)
+        }
+        // The same addresses in both labs, each in its own namespaces: both answer.
+        for name in ["alpha", "beta"] {
+            let ping = try root.run(["lab", "exec", "--name", name, "node1", "--", "ping", "-c1", "-W2", "198.18.0.12"])
+            #expect(ping.status == 0, "lab \(name): \(ping.stdout)")
+        }
+        for name in ["alpha", "beta"] {
+            let pids = root.recordedPIDs(name)
+            #expect(try root.run(["lab", "down", "--name", name]).status == 0)
+            #expect(root.leftovers(name) == [])
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(pids.filter { kill($0, 0) == 0 && !isZombie($0) } == [])
+        }
+
+        // khactl killed in the middle of lab up: down still finds and removes what it started.
+        let khactl = productsDirectory.appendingPathComponent("khactl").path
+        let child = try ChildProcess.spawn(khactl, ["lab", "up", "--name", "gamma", "--nodes", "3"], environment: root.environment)
+        try await Task.sleep(for: .milliseconds(1500))
+        kill(child.pid, SIGKILL)
+        child.terminate(grace: 1)
+        let pids = root.recordedPIDs("gamma")
+        #expect(!pids.isEmpty, "lab up recorded nothing before it was killed")
+        #expect(try root.run(["lab", "down", "--name", "gamma"]).status == 0)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(pids.filter { kill($0, 0) == 0 && !isZombie($0) } == [])
+        #expect(root.leftovers("gamma") == [])
+    }
+
+    @Test("Bad input: a clear error, non-zero exit, nothing created")
+    func badInput() throws {
+        let root = try LabRoot()
+        defer { root.remove() }
+        let cases: [([String], String)] = [
+            (["lab", "up", "--nodes", "1"], "--nodes must be 2 to 9"),
+            (["lab", "up", "--nodes", "10"], "--nodes must be 2 to 9"),
+            (["lab", "up", "--name", "Bad_Name"], "invalid lab name"),
+            (["lab", "up", "--token", "50"], "--token must be at least 200"),
+            (["lab", "status", "--name", "nothere"], "no lab state"),
+            (["lab", "kill", "node1", "--name", "nothere"], "no lab state"),
+            (["lab", "kill", "node1", "--mode", "explode"], "explode"),
+            (["lab", "drill", "--mode", "freeze"], "--mode must be crash, partition or isolate"),
+        ]
+        for (arguments, message) in cases {
+            let result = try root.run(arguments)
+            #expect(result.status != 0, "\(arguments) exited 0")
+            #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
+        }
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: root.path))?.filter { $0 != "lab" && $0 != "nothere" } == [])
+        #expect(root.recordedPIDs("lab") == [])
+    }
+}
+
+func isZombie(_ pid: Int32) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else {
+        return true
+    }
+    return stat[stat.index(close, offsetBy: 2)] == "Z"
+}
