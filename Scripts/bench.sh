@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# khactl's benchmarks, one entry point, printing a table. Needs root (the lab makes namespaces).
+#   Scripts/bench.sh [--rounds N]
+# Measures: lab up / down for 3 nodes (3 times each), and failover drills of the example resources (an
+# IPaddr2 VIP and a cloned haproxy) on a 3-node lab, client-observed, with dual-active sampling.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rounds=10
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --rounds) rounds=$2; shift 2 ;;
+        *) echo "usage: Scripts/bench.sh [--rounds N]" >&2; exit 2 ;;
+    esac
+done
+
+bash Scripts/install-deps.sh >/dev/null
+swift build -c release --product khactl >/dev/null
+khactl=$(swift build -c release --show-bin-path)/khactl
+export KHACTL_LAB_ROOT
+KHACTL_LAB_ROOT=$(mktemp -d /tmp/khactl-bench.XXXXXX)
+trap '"$khactl" lab down --name bench >/dev/null 2>&1 || true; rm -rf "$KHACTL_LAB_ROOT"' EXIT
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+ups=()
+downs=()
+for _ in 1 2 3; do
+    start=$(now); "$khactl" lab up --name bench --nodes 3 >/dev/null; ups+=("$(elapsed "$start" "$(now)")")
+    start=$(now); "$khactl" lab down --name bench >/dev/null; downs+=("$(elapsed "$start" "$(now)")")
+done
+
+"$khactl" lab up --name bench --nodes 3 --example >/dev/null
+drills=()
+for mode in crash partition isolate; do
+    n=$rounds
+    [ "$mode" != crash ] && n=$(( rounds < 3 ? rounds : 3 ))
+    drills+=("$mode $("$khactl" lab drill --name bench --rounds "$n" --mode "$mode" --output json)")
+done
+"$khactl" lab down --name bench >/dev/null
+
+summary() {  # prints: min median max of the given numbers
+    printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f %.2f %.2f", v[1], m, v[NR] }'
+}
+
+printf '\n%-44s %8s %8s %8s   %s\n' "benchmark" "min" "median" "max" "target"
+read -r a b c <<<"$(summary "${ups[@]}")"
+printf '%-44s %8s %8s %8s   %s\n' "lab up, 3 nodes, all online (s)" "$a" "$b" "$c" "<= 15 s"
+read -r a b c <<<"$(summary "${downs[@]}")"
+printf '%-44s %8s %8s %8s   %s\n' "lab down, 3 nodes (s)" "$a" "$b" "$c" "<= 2 s"
+for line in "${drills[@]}"; do
+    mode=${line%% *}
+    json=${line#* }
+    python3 - "$mode" "$json" <<'PY'
+import json, sys
+mode, report = sys.argv[1], json.loads(sys.argv[2])
+def row(label, key, target=""):
+    s = report.get(key)
+    if s:
+        print(f"{label:<44} {s['min']:>8.2f} {s['median']:>8.2f} {s['max']:>8.2f}   {target}")
+n = report["rounds"]
+row(f"drill {mode} x{n}: VIP answers ping (s)", "failover")
+row(f"drill {mode} x{n}: VIP answers TCP :7443 (s)", "tcp")
+row(f"drill {mode} x{n}: corosync membership (s)", "membership")
+row(f"drill {mode} x{n}: pacemaker recovery (s)", "recovery")
+print(f"{'drill ' + mode + ' x' + str(n) + ': dual-active samples':<44} {report['dualActiveSamples']:>8}                     0")
+PY
+done
