@@ -9,7 +9,8 @@ let package = Package(
         .executable(name: "khactl", targets: ["khactl"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // The C boundary: module map and shim header over corosync's client libraries.
@@ -20,11 +21,14 @@ let package = Package(
         ),
         // Typed, async Swift over CPG, quorum, votequorum and cmap. The only importer of CCorosync.
         .target(name: "Corosync", dependencies: ["CCorosync"]),
+        // Pure value model of the CIB configuration + spec files, validation, XML/pcs/crmsh rendering. No I/O.
+        .target(name: "Pacemaker", dependencies: [.product(name: "Yams", package: "Yams")]),
         // The features as a library: every CLI command is a testable type here.
         .target(
             name: "KhactlCore",
             dependencies: [
                 "Corosync",
+                "Pacemaker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -33,6 +37,8 @@ let package = Package(
         // A CPG group member in its own process, for the multi-process CPG tests.
         .executableTarget(name: "cpg-peer", dependencies: ["Corosync"], path: "Tests/Support/cpg-peer"),
         .testTarget(name: "CorosyncTests", dependencies: ["Corosync"]),
+        // Reads Fixtures/ and ../shared/corpora from the package root (computed from #filePath).
+        .testTarget(name: "PacemakerTests", dependencies: ["Pacemaker"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["Corosync", "KhactlCore"]

@@ -1,0 +1,61 @@
+import Foundation
+import FoundationXML
+import Testing
+
+@testable import Pacemaker
+
+/// Paths of the package and its test inputs, computed from this file's location.
+enum Paths {
+    /// The package root (two levels above Tests/PacemakerTests).
+    static let packageRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    /// The shared corpus of real CIBs (read-only; never copied into the repository).
+    static let corpus = packageRoot.appendingPathComponent("../shared/corpora/pacemaker-cib-sample").standardized
+    /// pcs goldens.
+    static let pcsFixtures = packageRoot.appendingPathComponent("Fixtures/pcs")
+
+    /// The corpus CIB files, sorted; records a failure naming the missing folder when it is absent.
+    static func corpusFiles() -> [URL] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: corpus.path) else {
+            return []
+        }
+        return names.filter { $0.hasSuffix(".xml") }.sorted().map { corpus.appendingPathComponent($0) }
+    }
+
+    /// The scenario folders under Fixtures/pcs, sorted.
+    static func scenarios() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: pcsFixtures.path)) ?? []).filter {
+            FileManager.default.fileExists(atPath: pcsFixtures.appendingPathComponent("\($0)/cib.xml").path)
+        }.sorted()
+    }
+}
+
+/// The canonical form of the `<configuration>` element of a CIB document.
+func canonicalConfiguration(ofCIB xml: String) throws -> String {
+    let document = try XMLDocument(xmlString: xml, options: [])
+    let root = try #require(document.rootElement())
+    let config = root.name == "configuration" ? root : try #require(root.elements(forName: "configuration").first)
+    return CanonicalXML.string(config)
+}
+
+/// Runs a tool with an argument array; returns (status, stdout + stderr).
+func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (Int32, String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// Writes `text` to a fresh temporary file and returns its path.
+func temporaryFile(_ text: String, suffix: String = ".xml") throws -> String {
+    let path = NSTemporaryDirectory() + "khactl-\(UUID().uuidString)\(suffix)"
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}
