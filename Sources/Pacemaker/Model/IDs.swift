@@ -106,7 +106,7 @@ extension Configuration {
     /// | object | id |
     /// | --- | --- |
     /// | instance/meta attributes of resource R | `R-instance_attributes`, `R-meta_attributes`, `R-utilization` |
-    /// | nvpair N in set S | `S-N` |
+    /// | nvpair N in set S | `S-N` (N cut to 20 characters for properties and defaults, as pcs does) |
     /// | op of R | `R-<name>-interval-<interval>` |
     /// | properties | `cib-bootstrap-options` |
     /// | order | `order-<first>-<then>-<kind>` (`mandatory` in lower case when no kind is given) |
@@ -143,13 +143,17 @@ struct IDAssigner {
         if id == nil { id = unique(base()) }
     }
 
-    mutating func sets(_ list: inout [AttributeSet], base: String, pairPrefix: ((String) -> String)? = nil) {
+    /// - Parameter nameLimit: how many characters of an nvpair's name go into its id. pcs 0.11 cuts names to
+    ///   20 characters in the ids of cluster properties and defaults (`cib-bootstrap-options-cluster-recheck-inte`)
+    ///   but not elsewhere.
+    mutating func sets(_ list: inout [AttributeSet], base: String, nameLimit: Int? = nil) {
         for i in list.indices where list[i].verbatim == nil {
             fill(&list[i].id, base)
             let setID = list[i].id ?? base
             for j in list[i].nvpairs.indices {
                 let name = list[i].nvpairs[j].name
-                fill(&list[i].nvpairs[j].id, (pairPrefix?(setID) ?? setID) + "-" + name)
+                let part = nameLimit.map { String(name.prefix($0)) } ?? name
+                fill(&list[i].nvpairs[j].id, setID + "-" + part)
             }
         }
     }
@@ -191,7 +195,7 @@ struct IDAssigner {
 
     mutating func assign(_ input: Configuration) -> Configuration {
         var c = input
-        sets(&c.properties, base: "cib-bootstrap-options")
+        sets(&c.properties, base: "cib-bootstrap-options", nameLimit: 20)
         for i in c.nodes.indices where c.nodes[i].verbatim == nil {
             let id = c.nodes[i].id
             sets(&c.nodes[i].attributes, base: "nodes-\(id)")
@@ -256,8 +260,8 @@ struct IDAssigner {
                 }
             }
         }
-        if c.resourceDefaults != nil { sets(&c.resourceDefaults!, base: "rsc_defaults-meta_attributes") }
-        if c.operationDefaults != nil { sets(&c.operationDefaults!, base: "op_defaults-meta_attributes") }
+        if c.resourceDefaults != nil { sets(&c.resourceDefaults!, base: "rsc_defaults-meta_attributes", nameLimit: 20) }
+        if c.operationDefaults != nil { sets(&c.operationDefaults!, base: "op_defaults-meta_attributes", nameLimit: 20) }
         return c
     }
 }
