@@ -342,9 +342,11 @@ struct SpecCompiler {
         func replace(_ r: inout Resource) {
             switch r {
             case .group(var g):
+                // Unresolved references (reported above) are dropped; a claimed member goes to its first group only.
                 g.members = g.members.compactMap { m in
-                    if case .opaque(let o) = m, o.name == "reference" { return o.id.flatMap { moved[$0] } }
-                    return m
+                    guard case .opaque(let o) = m, o.name == "reference" else { return m }
+                    guard let id = o.id, claimedBy[id] == g.id else { return nil }
+                    return moved[id]
                 }
                 r = .group(g)
             case .clone(var c):
@@ -370,11 +372,14 @@ struct SpecCompiler {
     ]
 
     mutating func constraint(_ node: YNode, _ path: String) -> Constraint? {
+        let keyCount = node.mapping?.count ?? 0
         guard let entries = reader.mapping(node, path, allowed: ["order", "colocation", "location"]) else {
             return nil
         }
-        guard entries.count == 1, let (kind, _, value) = entries.first else {
-            reader.issue(node, path, "a constraint is a mapping with exactly one of the keys order, colocation, location")
+        guard keyCount == 1, entries.count == 1, let (kind, _, value) = entries.first else {
+            if keyCount != 1 {
+                reader.issue(node, path, "a constraint is a mapping with exactly one of the keys order, colocation, location")
+            }
             return nil
         }
         let sub = SpecReader.join(path, kind)
@@ -458,7 +463,7 @@ struct SpecCompiler {
                 reader.issue(value, sub, "missing required key 'resource'")
                 return nil
             }
-            if c.rules.isEmpty {
+            if !e.contains(where: { $0.0 == "rules" }) {
                 guard reader.require(["node"], in: e, node: value, sub) else { return nil }
                 c.score = c.score ?? "INFINITY"
             }

@@ -193,7 +193,12 @@ private struct Checker {
 
     mutating func checkIDs() {
         var seen: [String: String] = [:]
+        // Ids derived from a bad id (`1vip-monitor-interval-5s` from `1vip`) would only repeat its problem.
+        var bad: [String] = []
         for entry in config.definedIDs() {
+            if bad.contains(where: { entry.id.hasPrefix($0) && entry.id != $0 }) { continue }
+            let before = problems.count
+            defer { if problems.count > before { bad.append(entry.id) } }
             if let previous = seen[entry.id] {
                 add("duplicate-id", entry.object, "id '\(entry.id)' is already used by \(previous)")
             } else {
