@@ -57,7 +57,7 @@ let badSpecs: [BadSpec] = [
     BadSpec(
         name: "misspelt resource key", yaml: "resources:\n  - {id: x, agent: \"lsb:x\", parms: {a: b}}\n",
         expected: [
-            "bad.yaml:2:29: resources[0].parms: unknown key 'parms' (expected one of: agent, clone, description, id, meta, operations, params, utilization)"
+            "bad.yaml:2:29: resources[0].parms: unknown key 'parms' (expected one of: agent, clone, default-monitor, description, id, meta, operations, params, utilization)"
         ]),
     BadSpec(
         name: "ocf agent without provider", yaml: "resources:\n  - {id: x, agent: \"ocf:Dummy\"}\n",
@@ -82,7 +82,7 @@ let badSpecs: [BadSpec] = [
         name: "unknown operation key",
         yaml: "resources:\n  - {id: x, agent: \"lsb:x\", operations: [{name: monitor, intervall: 5s}]}\n",
         expected: [
-            "bad.yaml:2:58: resources[0].operations[0].intervall: unknown key 'intervall' (expected one of: description, enabled, interval, interval-origin, name, on-fail, record-pending, role, start-delay, timeout)"
+            "bad.yaml:2:58: resources[0].operations[0].intervall: unknown key 'intervall' (expected one of: description, enabled, id, interval, interval-origin, name, on-fail, record-pending, role, start-delay, timeout)"
         ]),
     BadSpec(
         name: "group without resources", yaml: "resources:\n  - group: g\n",
@@ -134,9 +134,9 @@ let badSpecs: [BadSpec] = [
             "bad.yaml:2:5: primitive 'my vip': 'my vip' is not a valid id (start with a letter or '_', then letters, digits, '_', '-', '.')"
         ]),
     BadSpec(
-        name: "id starting with a digit", yaml: "resources:\n  - {id: 1vip, agent: \"lsb:x\", operations: [{name: monitor, interval: 5s, id: m1}]}\n",
+        name: "operation key in the wrong case", yaml: "resources:\n  - {id: 1vip, agent: \"lsb:x\", operations: [{name: monitor, interval: 5s, ID: m1}]}\n",
         expected: [
-            "bad.yaml:2:75: resources[0].operations[0].id: unknown key 'id' (expected one of: description, enabled, interval, interval-origin, name, on-fail, record-pending, role, start-delay, timeout)"
+            "bad.yaml:2:75: resources[0].operations[0].ID: unknown key 'ID' (expected one of: description, enabled, id, interval, interval-origin, name, on-fail, record-pending, role, start-delay, timeout)"
         ]),
     BadSpec(
         name: "id starting with a digit (validation)", yaml: "resources:\n  - {id: 1vip, agent: \"lsb:x\", operations: [{name: monitor, interval: 5s}]}\n",

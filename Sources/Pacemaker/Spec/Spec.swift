@@ -97,12 +97,12 @@ struct SpecCompiler {
         "properties", "defaults", "nodes", "resources", "constraints", "alerts", "fencing-topology",
     ]
     static let primitiveKeys: Set<String> = [
-        "id", "agent", "description", "params", "meta", "utilization", "operations", "clone",
+        "id", "agent", "description", "params", "meta", "utilization", "operations", "clone", "default-monitor",
     ]
     static let groupKeys: Set<String> = ["group", "description", "resources", "meta", "params", "clone"]
     static let cloneKeys: Set<String> = ["clone", "resource", "description", "meta", "params"]
     static let operationKeys: Set<String> = [
-        "name", "interval", "timeout", "role", "on-fail", "start-delay", "interval-origin", "record-pending",
+        "id", "name", "interval", "timeout", "role", "on-fail", "start-delay", "interval-origin", "record-pending",
         "enabled", "description",
     ]
 
@@ -183,6 +183,7 @@ struct SpecCompiler {
         guard reader.require(["id", "agent"], in: entries, node: node, path) else { return nil }
         var p = Primitive(id: "", agent: nil)
         var cloneNode: (YNode, YNode)?
+        var defaultMonitor = true
         for (key, keyNode, value) in entries {
             let sub = SpecReader.join(path, key)
             switch key {
@@ -205,10 +206,15 @@ struct SpecCompiler {
                     operation($1, "\(sub)[\($0)]")
                 }
             case "clone": cloneNode = (keyNode, value)
+            case "default-monitor":
+                guard let text = reader.string(value, sub) else { continue }
+                if CIBBoolean.isBoolean(text) { defaultMonitor = CIBBoolean.isTrue(text) } else {
+                    reader.issue(value, sub, "'\(text)' is not a boolean (true or false)")
+                }
             default: break
             }
         }
-        if let agent = p.agent, !p.operations.contains(where: { $0.name == "monitor" }) {
+        if defaultMonitor, let agent = p.agent, !p.operations.contains(where: { $0.name == "monitor" }) {
             p.operations += AgentDefaults.monitors(for: agent)
         }
         locations["primitive '\(p.id)'"] = reader.location(node)
@@ -224,6 +230,7 @@ struct SpecCompiler {
         for (key, _, value) in entries {
             guard let text = reader.string(value, SpecReader.join(path, key)) else { continue }
             switch key {
+            case "id": op.id = text
             case "name": op.name = text
             case "interval": op.interval = text
             case "timeout": op.timeout = text
@@ -368,7 +375,7 @@ struct SpecCompiler {
         "id", "resource", "resource-pattern", "node", "score", "role", "resource-discovery", "rules", "sets",
     ]
     static let setKeys: Set<String> = [
-        "id", "resources", "sequential", "require-all", "ordered", "action", "role", "kind", "score",
+        "id", "resources", "sequential", "require-all", "ordered", "ordering", "action", "role", "kind", "score",
     ]
 
     mutating func constraint(_ node: YNode, _ path: String) -> Constraint? {
