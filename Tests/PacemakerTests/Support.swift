@@ -39,7 +39,9 @@ func canonicalConfiguration(ofCIB xml: String) throws -> String {
 }
 
 /// Runs a tool with an argument array; returns (status, stdout + stderr).
-func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (Int32, String) {
+func run(
+    _ executable: String, _ arguments: [String], environment: [String: String]? = nil, stdin: String? = nil
+) throws -> (Int32, String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -47,7 +49,11 @@ func run(_ executable: String, _ arguments: [String], environment: [String: Stri
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = pipe
+    let input = Pipe()
+    process.standardInput = input
     try process.run()
+    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+    try input.fileHandleForWriting.close()
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
@@ -58,4 +64,19 @@ func temporaryFile(_ text: String, suffix: String = ".xml") throws -> String {
     let path = NSTemporaryDirectory() + "khactl-\(UUID().uuidString)\(suffix)"
     try text.write(toFile: path, atomically: true, encoding: .utf8)
     return path
+}
+
+/// The canonical configuration with the ids of sub-objects (attribute sets, nvpairs, ops, rules, expressions,
+/// recipients, resource sets, levels) removed: tools other than pcs name those their own way.
+func canonicalConfigurationIgnoringSubIDs(ofCIB xml: String) throws -> String {
+    let document = try XMLDocument(xmlString: xml, options: [])
+    let root = try #require(document.rootElement())
+    let config = try #require(root.elements(forName: "configuration").first)
+    let keep: Set<String> = ["primitive", "group", "clone", "rsc_order", "rsc_colocation", "rsc_location", "alert", "node"]
+    func strip(_ element: XMLElement) {
+        if !keep.contains(element.name ?? "") { element.removeAttribute(forName: "id") }
+        for child in element.children ?? [] { if let c = child as? XMLElement { strip(c) } }
+    }
+    strip(config)
+    return CanonicalXML.string(config)
 }
