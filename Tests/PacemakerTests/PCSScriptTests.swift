@@ -57,6 +57,14 @@ struct PCSScriptTests {
         let (_, empty) = try run("/usr/sbin/cibadmin", ["--empty"])
         let cib = try temporaryFile(empty)
         defer { try? FileManager.default.removeItem(atPath: cib) }
+        // Nodes come from cluster membership, not from pcs: add them as corosync would.
+        var environment = ProcessInfo.processInfo.environment
+        environment["CIB_file"] = cib
+        for node in spec.configuration.nodes {
+            let xml = "<node id=\"\(node.id)\" uname=\"\(node.uname)\"/>"
+            let (status, text) = try run("/usr/sbin/cibadmin", ["-C", "-o", "nodes", "-X", xml], environment: environment)
+            try #require(status == 0, "cibadmin: \(text)")
+        }
         let output = PCSScript.renderWithNotes(spec.configuration, cibFile: cib, force: true)
         #expect(output.omitted == [])
         for argv in output.commands {

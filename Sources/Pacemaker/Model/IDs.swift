@@ -4,6 +4,8 @@ public struct DefinedIDEntry: Hashable, Sendable {
     public var id: String
     /// The object, as messages name it (`primitive 'vip'`, `nvpair 'vip-instance_attributes-ip'`).
     public var object: String
+    /// The element that carries the id (`primitive`, `nvpair`, `node`, ...).
+    public var element: String
 }
 
 extension Configuration {
@@ -11,7 +13,7 @@ extension Configuration {
     public func definedIDs() -> [DefinedIDEntry] {
         var out: [DefinedIDEntry] = []
         func add(_ id: String?, _ kind: String) {
-            if let id { out.append(DefinedIDEntry(id: id, object: "\(kind) '\(id)'")) }
+            if let id { out.append(DefinedIDEntry(id: id, object: "\(kind) '\(id)'", element: kind)) }
         }
         func opaque(_ o: OpaqueXML) {
             for d in o.definedIDs { add(d.id, d.element) }

@@ -138,7 +138,7 @@ struct CrmshRenderer {
         }
     }
 
-    /// Resource sets in crmsh's notation: `( a b )` for a non-sequential set, plain names otherwise.
+    /// Resource sets in crmsh's notation: `( a b )` for a non-sequential set, `( a b sequential=true )` otherwise.
     mutating func sets(_ list: [ResourceSet], owner: String, action: Bool) -> String {
         list.map { set in
             for option in set.options where !["sequential", "action", "role"].contains(option.name) {
@@ -148,8 +148,9 @@ struct CrmshRenderer {
             if action, let a = set.option("action") { suffix = ":\(a)" }
             if let role = set.option("role") { suffix = ":\(role)" }
             let names = set.resources.map { $0 + suffix }.joined(separator: " ")
+            // Always parenthesised: two bare names would be read as a simple (non-set) constraint.
             let sequential = set.option("sequential").map(CIBBoolean.isTrue) ?? true
-            return sequential ? names : "( \(names) )"
+            return sequential ? "( \(names) sequential=true )" : "( \(names) )"
         }.joined(separator: " ")
     }
 

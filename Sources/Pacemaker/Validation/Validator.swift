@@ -206,7 +206,8 @@ private struct Checker {
             }
             if let c = Validator.unsafeCharacter(in: entry.id) {
                 add("unsafe-character", entry.object, "id contains the control character U+\(hex(c))")
-            } else if !Validator.isValidID(entry.id) {
+            } else if entry.element != "node" && !Validator.isValidID(entry.id) {
+                // Node ids are plain text in the schema (corosync's numeric ids), every other id is an XML ID.
                 add(
                     "invalid-id", entry.object,
                     "'\(entry.id)' is not a valid id (start with a letter or '_', then letters, digits, '_', '-', '.')")
