@@ -199,10 +199,13 @@ private struct Checker {
             if bad.contains(where: { entry.id.hasPrefix($0) && entry.id != $0 }) { continue }
             let before = problems.count
             defer { if problems.count > before { bad.append(entry.id) } }
-            if let previous = seen[entry.id] {
+            // Node ids are not XML IDs: they only need to be unique among nodes (a remote node's id is the id of
+            // the primitive that runs its connection).
+            let key = entry.element == "node" ? "node\u{0}" + entry.id : entry.id
+            if let previous = seen[key] {
                 add("duplicate-id", entry.object, "id '\(entry.id)' is already used by \(previous)")
             } else {
-                seen[entry.id] = entry.object
+                seen[key] = entry.object
             }
             if let c = Validator.unsafeCharacter(in: entry.id) {
                 add("unsafe-character", entry.object, "id contains the control character U+\(hex(c))")
