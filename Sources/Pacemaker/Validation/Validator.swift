@@ -272,7 +272,7 @@ private struct Checker {
         switch r {
         case .primitive(let p):
             guard p.verbatim == nil else { return }
-            checkPrimitive(p)
+            checkPrimitive(p, parent: parent)
         case .group(let g):
             guard g.verbatim == nil else { return }
             let object = "group '\(g.id)'"
@@ -333,7 +333,7 @@ private struct Checker {
         }
     }
 
-    mutating func checkPrimitive(_ p: Primitive) {
+    mutating func checkPrimitive(_ p: Primitive, parent: Resource?) {
         let object = "primitive '\(p.id)'"
         if let agent = p.agent {
             if !ResourceClass.known.contains(agent.resourceClass) {
@@ -354,12 +354,7 @@ private struct Checker {
         checkSets(p.instanceAttributes, "instance_attributes", owner: object)
         checkSets(p.metaAttributes, "meta_attributes", owner: object)
         checkSets(p.utilization, "utilization", owner: object)
-        let parentIsClone = config.allResources.contains { r in
-            if case .clone(let c) = r, case .primitive(let child) = c.child { return child.id == p.id }
-            return false
-        }
-        _ = parentIsClone
-        checkCloneOnlyMeta(p.metaAttributes, object, parent: cloneParent(of: p.id))
+        checkCloneOnlyMeta(p.metaAttributes, object, parent: parent)
         var seenOps: Set<String> = []
         for op in p.operations where op.verbatim == nil {
             let opObject = "op '\(op.id ?? op.name)'"
@@ -384,13 +379,6 @@ private struct Checker {
         {
             checkAddress(p, object, dottedNetmaskAllowed: agent.type == "IPaddr")
         }
-    }
-
-    func cloneParent(of id: String) -> Resource? {
-        for r in config.allResources {
-            if case .clone(let c) = r, c.child.id == id { return r }
-        }
-        return nil
     }
 
     mutating func checkAddress(_ p: Primitive, _ object: String, dottedNetmaskAllowed: Bool) {
