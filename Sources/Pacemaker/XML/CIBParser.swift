@@ -152,10 +152,22 @@ public enum CIBParser {
     }
 
     /// Keeps `element` verbatim in `value` unless rendering `value` reproduces it.
+    ///
+    /// - Parameter shallowExcept: when given, the children of `element` other than those named here were each
+    ///   verified already (or kept verbatim), so they are compared by name only: this keeps parsing linear in the
+    ///   size of the CIB instead of comparing every subtree again at every level.
     static func verified<T>(
-        _ value: T, _ element: XMLElement, render: (T) -> XMLElement, keep: (inout T, OpaqueXML) -> Void
+        _ value: T, _ element: XMLElement, shallowExcept deep: Set<String>? = nil, render: (T) -> XMLElement,
+        keep: (inout T, OpaqueXML) -> Void
     ) -> T {
-        if CanonicalXML.string(render(value)) == CanonicalXML.string(element) { return value }
+        let rendered = render(value)
+        let same =
+            if let deep {
+                CanonicalXML.shallow(rendered, deep: deep) == CanonicalXML.shallow(element, deep: deep)
+            } else {
+                CanonicalXML.string(rendered) == CanonicalXML.string(element)
+            }
+        if same { return value }
         var copy = value
         keep(&copy, OpaqueXML(element: element))
         return copy
@@ -197,7 +209,8 @@ public enum CIBParser {
             default: break  // the verification below keeps the whole primitive verbatim
             }
         }
-        return verified(p, element, render: CIBRenderer.element) { $0.verbatim = $1 }
+        // Attribute sets and ops were verified one by one; the <operations> wrapper is compared in full.
+        return verified(p, element, shallowExcept: ["operations"], render: CIBRenderer.element) { $0.verbatim = $1 }
     }
 
     static func resource(_ element: XMLElement) -> Resource {
@@ -213,7 +226,9 @@ public enum CIBParser {
                 default: g.members.append(resource(child))
                 }
             }
-            let checked = verified(g, element, render: { CIBRenderer.element(.group($0)) }) { $0.verbatim = $1 }
+            let checked = verified(g, element, shallowExcept: [], render: { CIBRenderer.element(.group($0), shallowChildren: true) }) {
+                $0.verbatim = $1
+            }
             return .group(checked)
         case "clone":
             var children: [Resource] = []
@@ -229,7 +244,9 @@ public enum CIBParser {
             }
             guard children.count == 1 else { return .opaque(OpaqueXML(element: element)) }
             c.child = children[0]
-            let checked = verified(c, element, render: { CIBRenderer.element(.clone($0)) }) { $0.verbatim = $1 }
+            let checked = verified(c, element, shallowExcept: [], render: { CIBRenderer.element(.clone($0), shallowChildren: true) }) {
+                $0.verbatim = $1
+            }
             return .clone(checked)
         default:
             return .opaque(OpaqueXML(element: element))

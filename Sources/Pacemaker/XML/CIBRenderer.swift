@@ -144,7 +144,10 @@ public enum CIBRenderer {
         return el
     }
 
-    static func element(_ resource: Resource) -> XMLElement {
+    /// - Parameter shallowChildren: render group members and the clone's child as empty elements of the right
+    ///   name (the parser's verification compares those by name only).
+    static func element(_ resource: Resource, shallowChildren: Bool = false) -> XMLElement {
+        func child(_ r: Resource) -> XMLElement { shallowChildren ? XMLElement(name: r.elementName) : element(r) }
         switch resource {
         case .primitive(let p):
             return element(p)
@@ -153,7 +156,7 @@ public enum CIBRenderer {
             let el = XMLElement(name: "group")
             setAttribute(el, "id", g.id)
             setAttribute(el, "description", g.description)
-            for member in g.members { el.addChild(element(member)) }
+            for member in g.members { el.addChild(child(member)) }
             addSets(g.instanceAttributes, tag: "instance_attributes", to: el)
             addSets(g.metaAttributes, tag: "meta_attributes", to: el)
             return el
@@ -162,7 +165,7 @@ public enum CIBRenderer {
             let el = XMLElement(name: "clone")
             setAttribute(el, "id", c.id)
             setAttribute(el, "description", c.description)
-            el.addChild(element(c.child))
+            el.addChild(child(c.child))
             addSets(c.instanceAttributes, tag: "instance_attributes", to: el)
             addSets(c.metaAttributes, tag: "meta_attributes", to: el)
             return el

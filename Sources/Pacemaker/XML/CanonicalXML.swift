@@ -22,7 +22,15 @@ public enum CanonicalXML {
         return string(element)
     }
 
-    private static func write(_ element: XMLElement, into out: inout String) {
+    /// The canonical form of `element` itself and the names of its children, with the children named in `deep`
+    /// in full. Enough to compare two elements whose other children are already known to be equal.
+    static func shallow(_ element: XMLElement, deep: Set<String>) -> String {
+        var out = ""
+        write(element, into: &out, depth: 0, deep: deep)
+        return out
+    }
+
+    private static func write(_ element: XMLElement, into out: inout String, depth: Int = -1, deep: Set<String> = []) {
         let name = element.name ?? ""
         out += "<" + name
         let attributes = (element.attributes ?? []).map { ($0.name ?? "", $0.stringValue ?? "") }
@@ -49,8 +57,10 @@ public enum CanonicalXML {
         let ordered = children.enumerated().sorted { a, b in
             a.element.0 == b.element.0 ? a.offset < b.offset : a.element.0 < b.element.0
         }
-        for (_, (_, node)) in ordered {
-            if let child = node as? XMLElement {
+        for (_, (name, node)) in ordered {
+            if depth == 0 && !deep.contains(name) {
+                out += "<\(name)/>"
+            } else if let child = node as? XMLElement {
                 write(child, into: &out)
             } else {
                 out += escape(node.stringValue ?? "")
