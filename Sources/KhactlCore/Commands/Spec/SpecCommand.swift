@@ -4,12 +4,14 @@ import Pacemaker
 
 /// `khactl spec`: read, check and convert resource graph specs. Not registered here: the `Khactl` command lists it.
 public struct SpecCommand: ParsableCommand {
+    /// The command's name, abstract and subcommands for ArgumentParser.
     public static let configuration = CommandConfiguration(
         commandName: "spec",
         abstract: "Check, convert and describe Pacemaker resource graph specs.",
         subcommands: [SpecValidate.self, SpecSchemaCommand.self, SpecFromCIB.self, Export.self]
     )
 
+    /// Creates the command with default options (ArgumentParser fills them in).
     public init() {}
 }
 
@@ -49,6 +51,7 @@ func loadFailure(_ error: SpecLoadError) -> SpecCommandResult {
 
 /// `khactl spec validate FILE`: every problem of a spec, each naming the object and where it is written.
 public struct SpecValidate: ParsableCommand {
+    /// The command's name, abstract and subcommands for ArgumentParser.
     public static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check a spec: ids, references, order cycles, scores, durations, addresses, clone options."
@@ -62,6 +65,7 @@ public struct SpecValidate: ParsableCommand {
     @Flag(name: .long, help: "Print the problems as JSON.")
     public var json = false
 
+    /// Creates the command with default options (ArgumentParser fills them in).
     public init() {}
 
     /// The command's output for `file`.
@@ -88,18 +92,22 @@ public struct SpecValidate: ParsableCommand {
         }
     }
 
+    /// Runs the command: prints its output and exits non-zero on failure.
     public func run() throws { try result().emit() }
 }
 
 /// `khactl spec schema`: the JSON Schema of the spec format.
 public struct SpecSchemaCommand: ParsableCommand {
+    /// The command's name, abstract and subcommands for ArgumentParser.
     public static let configuration = CommandConfiguration(
         commandName: "schema",
         abstract: "Print the JSON Schema of the spec format."
     )
 
+    /// Creates the command with default options (ArgumentParser fills them in).
     public init() {}
 
+    /// Runs the command: prints its output and exits non-zero on failure.
     public func run() throws {
         try SpecCommandResult(stdout: SpecSchema.json + "\n", stderr: "", status: 0).emit()
     }
@@ -107,6 +115,7 @@ public struct SpecSchemaCommand: ParsableCommand {
 
 /// `khactl spec from-cib [FILE]`: a spec from a CIB (`cibadmin -Q` output or a CIB file; `-` reads stdin).
 public struct SpecFromCIB: ParsableCommand {
+    /// The command's name, abstract and subcommands for ArgumentParser.
     public static let configuration = CommandConfiguration(
         commandName: "from-cib",
         abstract: "Write the spec of a CIB (a file, or - for the output of cibadmin -Q on stdin).",
@@ -117,6 +126,7 @@ public struct SpecFromCIB: ParsableCommand {
     @Argument(help: "The CIB file, or - for standard input.")
     public var file: String = "-"
 
+    /// Creates the command with default options (ArgumentParser fills them in).
     public init() {}
 
     /// The command's output for CIB text.
@@ -132,6 +142,7 @@ public struct SpecFromCIB: ParsableCommand {
         }
     }
 
+    /// Runs the command: prints its output and exits non-zero on failure.
     public func run() throws {
         let data: Data
         if file == "-" {
@@ -160,6 +171,7 @@ public enum ExportFormat: String, ExpressibleByArgument, CaseIterable, Sendable 
 
 /// `khactl export --format cib|configuration|pcs|crmsh FILE`: render a spec.
 public struct Export: ParsableCommand {
+    /// The command's name, abstract and subcommands for ArgumentParser.
     public static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Render a spec as CIB XML, a pcs script or a crmsh script.",
@@ -182,6 +194,7 @@ public struct Export: ParsableCommand {
     @Flag(name: .long, help: "Render even if the spec has problems.")
     public var force = false
 
+    /// Creates the command with default options (ArgumentParser fills them in).
     public init() {}
 
     /// The command's output.
@@ -217,5 +230,6 @@ public struct Export: ParsableCommand {
         return SpecCommandResult(stdout: text, stderr: stderr.isEmpty ? "" : stderr + "\n", status: 0)
     }
 
+    /// Runs the command: prints its output and exits non-zero on failure.
     public func run() throws { try result().emit() }
 }
