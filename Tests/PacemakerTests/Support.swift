@@ -38,10 +38,21 @@ func canonicalConfiguration(ofCIB xml: String) throws -> String {
     return CanonicalXML.string(config)
 }
 
+/// A tool the differential tests run is not installed.
+struct ToolMissing: Error, CustomStringConvertible {
+    let path: String
+    var description: String {
+        "\(path) is not installed: the differential tests run real pcs, crmsh and crm_verify (Scripts/install-deps.sh installs them)"
+    }
+}
+
 /// Runs a tool with an argument array; returns (status, stdout + stderr).
 func run(
     _ executable: String, _ arguments: [String], environment: [String: String]? = nil, stdin: String? = nil
 ) throws -> (Int32, String) {
+    guard FileManager.default.isExecutableFile(atPath: executable) else {
+        throw ToolMissing(path: executable)
+    }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments

@@ -168,6 +168,11 @@ struct SpecCompiler {
         return pairs.isEmpty ? [] : [AttributeSet(nvpairs: pairs.sorted { $0.name < $1.name })]
     }
 
+    mutating func orderedSet(_ node: YNode, _ path: String) -> [AttributeSet] {
+        let pairs = reader.pairs(node, path)
+        return pairs.isEmpty ? [] : [AttributeSet(nvpairs: pairs)]
+    }
+
     mutating func resource(_ node: YNode, _ path: String, topLevel: Bool) -> Resource? {
         guard let probe = node.mapping else {
             reader.issue(node, path, "expected a mapping, found \(reader.kind(node))")
@@ -269,8 +274,9 @@ struct SpecCompiler {
             switch key {
             case "group": g.id = reader.string(value, sub) ?? ""
             case "description": g.description = reader.string(value, sub)
-            case "meta": g.metaAttributes = sortedSet(value, sub)
-            case "params": g.instanceAttributes = sortedSet(value, sub)
+            // `pcs resource meta GROUP ...` keeps the order it is given (only `resource create` sorts).
+            case "meta": g.metaAttributes = orderedSet(value, sub)
+            case "params": g.instanceAttributes = orderedSet(value, sub)
             case "clone": cloneNode = value
             case "resources":
                 for (i, item) in (reader.sequence(value, sub) ?? []).enumerated() {
