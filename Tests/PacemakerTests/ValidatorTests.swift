@@ -86,14 +86,13 @@ struct ValidatorTests {
 
     @Test("the model of every corpus CIB can be validated, and duplicate ids across opaque elements are seen")
     func corpus() throws {
-        var total = 0
-        for file in Paths.corpusFiles() {
+        let files = Paths.corpusFiles()
+        #expect(!files.isEmpty)
+        for file in files {
             let model = try CIBParser.parse(data: Data(contentsOf: file)).configuration
             let problems = Validator.validate(model)
-            total += problems.count
             #expect(!problems.contains { $0.code == "duplicate-id" }, "\(file.lastPathComponent): \(problems)")
         }
-        #expect(total >= 0)
     }
 
     @Test("constraints that reference resources inside opaque elements (bundles) resolve")
