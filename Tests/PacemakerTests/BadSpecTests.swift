@@ -229,6 +229,9 @@ let badSpecs: [BadSpec] = [
         name: "clone-max on a cloned primitive", yaml: "resources:\n  - {id: x, agent: \"lsb:x\", meta: {clone-max: \"2\"}, clone: {}}\n",
         expected: ["bad.yaml:2:5: primitive 'x': meta attribute 'clone-max' has no effect here: set it on clone 'x-clone' instead"]),
     BadSpec(
+        name: "notify on a group", yaml: "resources:\n  - {group: g, meta: {ordered: \"false\", notify: \"true\"}, resources: [{id: x, agent: \"lsb:x\"}]}\n",
+        expected: ["bad.yaml:2:5: group 'g': meta attribute 'notify' has no effect here: it only means something on a clone"]),
+    BadSpec(
         name: "clone meta that is not a boolean", yaml: "resources:\n  - {id: x, agent: \"lsb:x\", clone: {interleave: maybe}}\n",
         expected: ["bad.yaml:2:36: clone 'x-clone': meta attribute interleave 'maybe' is not a boolean"]),
     BadSpec(

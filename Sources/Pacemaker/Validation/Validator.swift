@@ -291,7 +291,7 @@ private struct Checker {
             }
             checkSets(g.metaAttributes, "meta_attributes", owner: object)
             checkSets(g.instanceAttributes, "instance_attributes", owner: object)
-            checkCloneOnlyMeta(g.metaAttributes, object, parent: parent)
+            checkCloneOnlyMeta(g.metaAttributes, object, parent: parent, exempt: ["ordered"])
         case .clone(let c):
             guard c.verbatim == nil else { return }
             let object = "clone '\(c.id)'"
@@ -321,8 +321,12 @@ private struct Checker {
         }
     }
 
-    mutating func checkCloneOnlyMeta(_ sets: [AttributeSet], _ object: String, parent: Resource?) {
-        for pair in sets.allPairs where Validator.cloneOnlyMeta.contains(pair.name) {
+    /// - Parameter exempt: names that do mean something on this kind of resource (`ordered` on a group: whether
+    ///   members start one after the other).
+    mutating func checkCloneOnlyMeta(
+        _ sets: [AttributeSet], _ object: String, parent: Resource?, exempt: Set<String> = []
+    ) {
+        for pair in sets.allPairs where Validator.cloneOnlyMeta.contains(pair.name) && !exempt.contains(pair.name) {
             let hint =
                 if case .clone(let c)? = parent {
                     "set it on clone '\(c.id)' instead"
