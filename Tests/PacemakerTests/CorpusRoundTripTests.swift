@@ -1,4 +1,5 @@
 import Foundation
+import FoundationXML
 import Testing
 
 @testable import Pacemaker
@@ -36,5 +37,36 @@ struct CorpusRoundTripTests {
             }
         }
         #expect(typed > 10 * opaque, "typed \(typed), opaque \(opaque)")
+    }
+}
+
+/// crm_verify reads a re-rendered corpus CIB exactly as it reads the original: same exit status, same messages.
+@Suite("Corpus round trip: crm_verify agrees")
+struct CorpusVerifyTests {
+    /// The CIB text with an empty status section (status is not part of the model).
+    static func withoutStatus(_ xml: String) throws -> String {
+        let document = try XMLDocument(xmlString: xml, options: [])
+        let root = try #require(document.rootElement())
+        for status in root.elements(forName: "status") { status.setChildren(nil) }
+        return document.xmlString
+    }
+
+    static func verify(_ xml: String) throws -> (Int32, String) {
+        let path = try temporaryFile(xml)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (status, output) = try run("/usr/sbin/crm_verify", ["-x", path])
+        return (status, output.replacingOccurrences(of: path, with: "FILE"))
+    }
+
+    @Test("crm_verify gives the same verdict on the original and the re-rendered CIB", arguments: Paths.corpusFiles())
+    func sameVerdict(file: URL) throws {
+        let original = try Self.withoutStatus(String(contentsOf: file, encoding: .utf8))
+        let cib = try CIBParser.parse(xml: original)
+        let rendered = CIBRenderer.render(
+            cib.configuration, cibAttributes: cib.attributes.map { ($0.name, $0.value ?? "") })
+        let before = try Self.verify(original)
+        let after = try Self.verify(rendered)
+        #expect(after.0 == before.0)
+        #expect(after.1 == before.1)
     }
 }
