@@ -42,7 +42,8 @@ struct SpecCommandTests {
 
     @Test("spec validate --json prints the problems as JSON")
     func validateJSON() throws {
-        let path = try Self.temporary("resources:\n  - {id: x, agent: \"lsb:x\", meta: {interleave: \"true\"}}\n", suffix: ".yaml")
+        let path = try Self.temporary(
+            "resources:\n  - {id: x, agent: \"lsb:x\", meta: {interleave: \"true\"}}\n", suffix: ".yaml")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let result = try SpecValidate.parse([path, "--json"]).result()
         #expect(result.status == 1)
@@ -52,10 +53,13 @@ struct SpecCommandTests {
 
     @Test("export --format pcs prints the pcs script; a bad spec renders nothing")
     func exportPCS() throws {
-        let good = try Export.parse([Self.fixtures.appendingPathComponent("vip-monitor-30s/spec.yaml").path, "--format", "pcs"])
+        let good = try Export.parse([
+            Self.fixtures.appendingPathComponent("vip-monitor-30s/spec.yaml").path, "--format", "pcs",
+        ])
         #expect(
             good.result().stdout
-                == "pcs resource create VIP ocf:heartbeat:IPaddr2 cidr_netmask=32 ip=198.18.0.100 op monitor interval=30s --no-default-ops\n")
+                == "pcs resource create VIP ocf:heartbeat:IPaddr2 cidr_netmask=32 ip=198.18.0.100 op monitor interval=30s --no-default-ops\n"
+        )
         let path = try Self.temporary("resources:\n  - {id: \"1x\", agent: \"lsb:x\"}\n", suffix: ".yaml")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let bad = try Export.parse([path, "--format", "cib"]).result()

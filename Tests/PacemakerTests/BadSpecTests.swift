@@ -76,7 +76,8 @@ let badSpecs: [BadSpec] = [
         name: "param without value", yaml: "resources:\n  - id: x\n    agent: lsb:x\n    params:\n      a:\n",
         expected: ["bad.yaml:5:9: resources[0].params.a: has no value"]),
     BadSpec(
-        name: "operation without name", yaml: "resources:\n  - {id: x, agent: \"lsb:x\", operations: [{interval: 5s}]}\n",
+        name: "operation without name",
+        yaml: "resources:\n  - {id: x, agent: \"lsb:x\", operations: [{interval: 5s}]}\n",
         expected: ["bad.yaml:2:42: resources[0].operations[0]: missing required key 'name'"]),
     BadSpec(
         name: "unknown operation key",
@@ -88,7 +89,8 @@ let badSpecs: [BadSpec] = [
         name: "group without resources", yaml: "resources:\n  - group: g\n",
         expected: ["bad.yaml:2:5: resources[0]: missing required key 'resources'"]),
     BadSpec(
-        name: "constraint with two kinds", yaml: "constraints:\n  - {order: {first: a, then: b}, colocation: {resource: a, with: b}}\n",
+        name: "constraint with two kinds",
+        yaml: "constraints:\n  - {order: {first: a, then: b}, colocation: {resource: a, with: b}}\n",
         expected: [
             "bad.yaml:2:5: constraints[0]: a constraint is a mapping with exactly one of the keys order, colocation, location"
         ]),
@@ -101,7 +103,8 @@ let badSpecs: [BadSpec] = [
         name: "order without then", yaml: "constraints:\n  - order: {first: a}\n",
         expected: ["bad.yaml:2:12: constraints[0].order: missing required key 'then'"]),
     BadSpec(
-        name: "order kind misspelt", yaml: vipHeader + "\nconstraints:\n  - order: {first: d1, then: d2, kind: optional}\n",
+        name: "order kind misspelt",
+        yaml: vipHeader + "\nconstraints:\n  - order: {first: d1, then: d2, kind: optional}\n",
         expected: [
             "bad.yaml:5:40: constraints[0].order.kind: 'optional' is not an order kind (expected Mandatory, Optional or Serialize)"
         ]),
@@ -109,7 +112,8 @@ let badSpecs: [BadSpec] = [
         name: "location without node or rules", yaml: vipHeader + "\nconstraints:\n  - location: {resource: d1}\n",
         expected: ["bad.yaml:5:15: constraints[0].location: missing required key 'node'"]),
     BadSpec(
-        name: "rule without expressions", yaml: vipHeader + "\nconstraints:\n  - location: {resource: d1, rules: [{score: \"5\"}]}\n",
+        name: "rule without expressions",
+        yaml: vipHeader + "\nconstraints:\n  - location: {resource: d1, rules: [{score: \"5\"}]}\n",
         expected: ["bad.yaml:5:38: constraints[0].location.rules[0]: missing required key 'expressions'"]),
     BadSpec(
         name: "alert without path", yaml: "alerts:\n  - {id: a}\n",
@@ -124,7 +128,8 @@ let badSpecs: [BadSpec] = [
         ]),
     // Validation: each names the object, with its position in the spec.
     BadSpec(
-        name: "duplicate resource id", yaml: "resources:\n  - {id: x, agent: \"lsb:x\"}\n  - {id: x, agent: \"lsb:y\"}\n",
+        name: "duplicate resource id",
+        yaml: "resources:\n  - {id: x, agent: \"lsb:x\"}\n  - {id: x, agent: \"lsb:y\"}\n",
         expected: [
             "bad.yaml:3:5: primitive 'x': id 'x' is already used by primitive 'x'"
         ]),
@@ -134,36 +139,47 @@ let badSpecs: [BadSpec] = [
             "bad.yaml:2:5: primitive 'my vip': 'my vip' is not a valid id (start with a letter or '_', then letters, digits, '_', '-', '.')"
         ]),
     BadSpec(
-        name: "operation key in the wrong case", yaml: "resources:\n  - {id: 1vip, agent: \"lsb:x\", operations: [{name: monitor, interval: 5s, ID: m1}]}\n",
+        name: "operation key in the wrong case",
+        yaml: "resources:\n  - {id: 1vip, agent: \"lsb:x\", operations: [{name: monitor, interval: 5s, ID: m1}]}\n",
         expected: [
             "bad.yaml:2:75: resources[0].operations[0].ID: unknown key 'ID' (expected one of: description, enabled, id, interval, interval-origin, name, on-fail, record-pending, role, start-delay, timeout)"
         ]),
     BadSpec(
-        name: "id starting with a digit (validation)", yaml: "resources:\n  - {id: 1vip, agent: \"lsb:x\", operations: [{name: monitor, interval: 5s}]}\n",
+        name: "id starting with a digit (validation)",
+        yaml: "resources:\n  - {id: 1vip, agent: \"lsb:x\", operations: [{name: monitor, interval: 5s}]}\n",
         expected: [
             "bad.yaml:2:5: primitive '1vip': '1vip' is not a valid id (start with a letter or '_', then letters, digits, '_', '-', '.')"
         ]),
     BadSpec(
-        name: "id with a newline", yaml: "resources:\n  - {id: \"a\\nb\", agent: \"lsb:x\", operations: [{name: monitor, interval: 5s}]}\n",
+        name: "id with a newline",
+        yaml: "resources:\n  - {id: \"a\\nb\", agent: \"lsb:x\", operations: [{name: monitor, interval: 5s}]}\n",
         expected: ["bad.yaml:2:5: primitive 'a\nb': id contains the control character U+000A"]),
     BadSpec(
         name: "value with a control character",
-        yaml: "resources:\n  - {id: x, agent: \"lsb:x\", params: {a: \"b\\u0007\"}, operations: [{name: monitor, interval: 5s}]}\n",
+        yaml:
+            "resources:\n  - {id: x, agent: \"lsb:x\", params: {a: \"b\\u0007\"}, operations: [{name: monitor, interval: 5s}]}\n",
         expected: ["bad.yaml:2:5: primitive 'x': instance_attributes 'a' contains the control character U+0007"]),
     BadSpec(
-        name: "id too long", yaml: "resources:\n  - {id: \(String(repeating: "a", count: 256)), agent: \"lsb:x\", operations: [{name: monitor, interval: 5s}]}\n",
-        expected: ["bad.yaml:2:5: primitive '\(String(repeating: "a", count: 256))': id is 256 characters long (at most 255)"]),
+        name: "id too long",
+        yaml:
+            "resources:\n  - {id: \(String(repeating: "a", count: 256)), agent: \"lsb:x\", operations: [{name: monitor, interval: 5s}]}\n",
+        expected: [
+            "bad.yaml:2:5: primitive '\(String(repeating: "a", count: 256))': id is 256 characters long (at most 255)"
+        ]),
     BadSpec(
         name: "order to a missing resource", yaml: vipHeader + "\nconstraints:\n  - order: {first: d1, then: d3}\n",
         expected: ["bad.yaml:5:5: rsc_order 'order-d1-d3-mandatory': then 'd3' is not a resource"]),
     BadSpec(
-        name: "colocation with a missing resource", yaml: vipHeader + "\nconstraints:\n  - colocation: {resource: dx, with: d2}\n",
+        name: "colocation with a missing resource",
+        yaml: vipHeader + "\nconstraints:\n  - colocation: {resource: dx, with: d2}\n",
         expected: ["bad.yaml:5:5: rsc_colocation 'colocation-dx-d2-INFINITY': resource 'dx' is not a resource"]),
     BadSpec(
-        name: "location on a missing resource", yaml: vipHeader + "\nconstraints:\n  - location: {resource: vip, node: n1}\n",
+        name: "location on a missing resource",
+        yaml: vipHeader + "\nconstraints:\n  - location: {resource: vip, node: n1}\n",
         expected: ["bad.yaml:5:5: rsc_location 'location-vip-n1-INFINITY': resource 'vip' is not a resource"]),
     BadSpec(
-        name: "resource set with a missing resource", yaml: vipHeader + "\nconstraints:\n  - order: {sets: [{resources: [d1, d9]}]}\n",
+        name: "resource set with a missing resource",
+        yaml: vipHeader + "\nconstraints:\n  - order: {sets: [{resources: [d1, d9]}]}\n",
         expected: ["bad.yaml:5:5: rsc_order 'order_set_d1_d9': resource set member 'd9' is not a resource"]),
     BadSpec(
         name: "resource in two groups",
@@ -180,9 +196,12 @@ let badSpecs: [BadSpec] = [
         ]),
     BadSpec(
         name: "clone of a clone",
-        yaml: "resources:\n  - clone: outer\n    resource: {id: x, agent: \"lsb:x\", operations: [{name: monitor, interval: 5s}], clone: {}}\n",
-        expected: ["bad.yaml:2:5: clone 'outer': clones clone 'x-clone' (a clone holds a primitive or a group)",
-                   "bad.yaml:3:91: clone 'x-clone': is inside clone 'outer'"]),
+        yaml:
+            "resources:\n  - clone: outer\n    resource: {id: x, agent: \"lsb:x\", operations: [{name: monitor, interval: 5s}], clone: {}}\n",
+        expected: [
+            "bad.yaml:2:5: clone 'outer': clones clone 'x-clone' (a clone holds a primitive or a group)",
+            "bad.yaml:3:91: clone 'x-clone': is inside clone 'outer'",
+        ]),
     BadSpec(
         name: "mandatory order cycle",
         yaml: vipHeader + "\nconstraints:\n  - order: {first: d1, then: d2}\n  - order: {first: d2, then: d1}\n",
@@ -190,62 +209,101 @@ let badSpecs: [BadSpec] = [
             "bad.yaml:6:5: rsc_order 'order-d2-d1-mandatory': mandatory orders form a cycle: start d1 -> start d2 -> start d1 (constraints order-d1-d2-mandatory, order-d2-d1-mandatory)"
         ]),
     BadSpec(
-        name: "score that is not a score", yaml: vipHeader + "\nconstraints:\n  - colocation: {resource: d1, with: d2, score: lots}\n",
-        expected: ["bad.yaml:5:5: rsc_colocation 'colocation-d1-d2-lots': score 'lots' is not a score (an integer, INFINITY, +INFINITY or -INFINITY)"]),
+        name: "score that is not a score",
+        yaml: vipHeader + "\nconstraints:\n  - colocation: {resource: d1, with: d2, score: lots}\n",
+        expected: [
+            "bad.yaml:5:5: rsc_colocation 'colocation-d1-d2-lots': score 'lots' is not a score (an integer, INFINITY, +INFINITY or -INFINITY)"
+        ]),
     BadSpec(
-        name: "infinity in lower case", yaml: vipHeader + "\nconstraints:\n  - location: {resource: d1, node: n1, score: infinity}\n",
-        expected: ["bad.yaml:5:5: rsc_location 'location-d1-n1-infinity': score 'infinity' is not a score (an integer, INFINITY, +INFINITY or -INFINITY)"]),
+        name: "infinity in lower case",
+        yaml: vipHeader + "\nconstraints:\n  - location: {resource: d1, node: n1, score: infinity}\n",
+        expected: [
+            "bad.yaml:5:5: rsc_location 'location-d1-n1-infinity': score 'infinity' is not a score (an integer, INFINITY, +INFINITY or -INFINITY)"
+        ]),
     BadSpec(
-        name: "interval that is not a duration", yaml: "resources:\n  - {id: x, agent: \"lsb:x\", operations: [{name: monitor, interval: often}]}\n",
+        name: "interval that is not a duration",
+        yaml: "resources:\n  - {id: x, agent: \"lsb:x\", operations: [{name: monitor, interval: often}]}\n",
         expected: ["op 'x-monitor-interval-often': interval 'often' is not a duration (like 10s, 1m, 500ms or PT10S)"]),
     BadSpec(
-        name: "timeout with an unknown unit", yaml: "resources:\n  - {id: x, agent: \"lsb:x\", operations: [{name: monitor, interval: 5s, timeout: 5 days}]}\n",
+        name: "timeout with an unknown unit",
+        yaml:
+            "resources:\n  - {id: x, agent: \"lsb:x\", operations: [{name: monitor, interval: 5s, timeout: 5 days}]}\n",
         expected: ["op 'x-monitor-interval-5s': timeout '5 days' is not a duration (like 10s, 1m, 500ms or PT10S)"]),
     BadSpec(
-        name: "bad ISO 8601 duration", yaml: "resources:\n  - {id: x, agent: \"lsb:x\", operations: [{name: monitor, interval: PT}]}\n",
+        name: "bad ISO 8601 duration",
+        yaml: "resources:\n  - {id: x, agent: \"lsb:x\", operations: [{name: monitor, interval: PT}]}\n",
         expected: ["op 'x-monitor-interval-PT': interval 'PT' is not a duration (like 10s, 1m, 500ms or PT10S)"]),
     BadSpec(
         name: "op defaults timeout", yaml: "defaults:\n  operations: {timeout: soon}\n",
         expected: ["op_defaults: timeout 'soon' is not a duration (like 10s, 1m, 500ms or PT10S)"]),
     BadSpec(
-        name: "IPaddr2 with a bad address", yaml: "resources:\n  - {id: vip, agent: \"ocf:heartbeat:IPaddr2\", params: {ip: 198.18.0.300, cidr_netmask: \"24\"}}\n",
+        name: "IPaddr2 with a bad address",
+        yaml:
+            "resources:\n  - {id: vip, agent: \"ocf:heartbeat:IPaddr2\", params: {ip: 198.18.0.300, cidr_netmask: \"24\"}}\n",
         expected: ["bad.yaml:2:5: primitive 'vip': parameter ip '198.18.0.300' is not an IPv4 or IPv6 address"]),
     BadSpec(
-        name: "IPaddr2 with a prefix too long", yaml: "resources:\n  - {id: vip, agent: \"ocf:heartbeat:IPaddr2\", params: {ip: 198.18.0.1, cidr_netmask: \"33\"}}\n",
+        name: "IPaddr2 with a prefix too long",
+        yaml:
+            "resources:\n  - {id: vip, agent: \"ocf:heartbeat:IPaddr2\", params: {ip: 198.18.0.1, cidr_netmask: \"33\"}}\n",
         expected: ["bad.yaml:2:5: primitive 'vip': parameter cidr_netmask '33' is not a prefix length (0 to 32)"]),
     BadSpec(
-        name: "IPaddr2 with a dotted netmask", yaml: "resources:\n  - {id: vip, agent: \"ocf:heartbeat:IPaddr2\", params: {ip: 198.18.0.1, cidr_netmask: 255.255.255.0}}\n",
-        expected: ["bad.yaml:2:5: primitive 'vip': parameter cidr_netmask '255.255.255.0' is not a prefix length (0 to 32)"]),
+        name: "IPaddr2 with a dotted netmask",
+        yaml:
+            "resources:\n  - {id: vip, agent: \"ocf:heartbeat:IPaddr2\", params: {ip: 198.18.0.1, cidr_netmask: 255.255.255.0}}\n",
+        expected: [
+            "bad.yaml:2:5: primitive 'vip': parameter cidr_netmask '255.255.255.0' is not a prefix length (0 to 32)"
+        ]),
     BadSpec(
-        name: "IPv6 prefix too long", yaml: "resources:\n  - {id: vip, agent: \"ocf:heartbeat:IPaddr2\", params: {ip: \"2001:db8::1\", cidr_netmask: \"129\"}}\n",
+        name: "IPv6 prefix too long",
+        yaml:
+            "resources:\n  - {id: vip, agent: \"ocf:heartbeat:IPaddr2\", params: {ip: \"2001:db8::1\", cidr_netmask: \"129\"}}\n",
         expected: ["bad.yaml:2:5: primitive 'vip': parameter cidr_netmask '129' is not a prefix length (0 to 128)"]),
     BadSpec(
         name: "IPaddr2 without ip", yaml: "resources:\n  - {id: vip, agent: \"ocf:heartbeat:IPaddr2\"}\n",
         expected: ["bad.yaml:2:5: primitive 'vip': parameter 'ip' is required by ocf:heartbeat:IPaddr2"]),
     BadSpec(
-        name: "interleave on a primitive", yaml: "resources:\n  - {id: x, agent: \"lsb:x\", meta: {interleave: \"true\"}}\n",
-        expected: ["bad.yaml:2:5: primitive 'x': meta attribute 'interleave' has no effect here: it only means something on a clone"]),
+        name: "interleave on a primitive",
+        yaml: "resources:\n  - {id: x, agent: \"lsb:x\", meta: {interleave: \"true\"}}\n",
+        expected: [
+            "bad.yaml:2:5: primitive 'x': meta attribute 'interleave' has no effect here: it only means something on a clone"
+        ]),
     BadSpec(
-        name: "clone-max on a cloned primitive", yaml: "resources:\n  - {id: x, agent: \"lsb:x\", meta: {clone-max: \"2\"}, clone: {}}\n",
-        expected: ["bad.yaml:2:5: primitive 'x': meta attribute 'clone-max' has no effect here: set it on clone 'x-clone' instead"]),
+        name: "clone-max on a cloned primitive",
+        yaml: "resources:\n  - {id: x, agent: \"lsb:x\", meta: {clone-max: \"2\"}, clone: {}}\n",
+        expected: [
+            "bad.yaml:2:5: primitive 'x': meta attribute 'clone-max' has no effect here: set it on clone 'x-clone' instead"
+        ]),
     BadSpec(
-        name: "notify on a group", yaml: "resources:\n  - {group: g, meta: {ordered: \"false\", notify: \"true\"}, resources: [{id: x, agent: \"lsb:x\"}]}\n",
-        expected: ["bad.yaml:2:5: group 'g': meta attribute 'notify' has no effect here: it only means something on a clone"]),
+        name: "notify on a group",
+        yaml:
+            "resources:\n  - {group: g, meta: {ordered: \"false\", notify: \"true\"}, resources: [{id: x, agent: \"lsb:x\"}]}\n",
+        expected: [
+            "bad.yaml:2:5: group 'g': meta attribute 'notify' has no effect here: it only means something on a clone"
+        ]),
     BadSpec(
-        name: "clone meta that is not a boolean", yaml: "resources:\n  - {id: x, agent: \"lsb:x\", clone: {interleave: maybe}}\n",
+        name: "clone meta that is not a boolean",
+        yaml: "resources:\n  - {id: x, agent: \"lsb:x\", clone: {interleave: maybe}}\n",
         expected: ["bad.yaml:2:36: clone 'x-clone': meta attribute interleave 'maybe' is not a boolean"]),
     BadSpec(
         name: "unknown agent class", yaml: "resources:\n  - {id: x, agent: \"upstartx:x\"}\n",
-        expected: ["bad.yaml:2:5: primitive 'x': agent class 'upstartx' is not one of ocf, systemd, lsb, service, stonith"]),
+        expected: [
+            "bad.yaml:2:5: primitive 'x': agent class 'upstartx' is not one of ocf, systemd, lsb, service, stonith"
+        ]),
     BadSpec(
-        name: "role misspelt", yaml: vipHeader + "\nconstraints:\n  - colocation: {resource: d1, with: d2, resource-role: Master2}\n",
-        expected: ["bad.yaml:5:5: rsc_colocation 'colocation-d1-d2-INFINITY': resource role 'Master2' is not a role (Started, Stopped, Promoted, Unpromoted)"]),
+        name: "role misspelt",
+        yaml: vipHeader + "\nconstraints:\n  - colocation: {resource: d1, with: d2, resource-role: Master2}\n",
+        expected: [
+            "bad.yaml:5:5: rsc_colocation 'colocation-d1-d2-INFINITY': resource role 'Master2' is not a role (Started, Stopped, Promoted, Unpromoted)"
+        ]),
     BadSpec(
-        name: "fencing level with an unknown device", yaml: "fencing-topology:\n  - {target: n1, index: \"1\", devices: [f1]}\n",
+        name: "fencing level with an unknown device",
+        yaml: "fencing-topology:\n  - {target: n1, index: \"1\", devices: [f1]}\n",
         expected: ["fencing-level 'fl-n1-1': device 'f1' is not a stonith resource"]),
     BadSpec(
         name: "alert select kind", yaml: "alerts:\n  - {path: /bin/true, select: [nodes, everything]}\n",
-        expected: ["bad.yaml:2:5: alert 'alert': select 'everything' is not one of nodes, fencing, resources, attributes"]),
+        expected: [
+            "bad.yaml:2:5: alert 'alert': select 'everything' is not one of nodes, fencing, resources, attributes"
+        ]),
     BadSpec(
         name: "colocation with itself", yaml: vipHeader + "\nconstraints:\n  - colocation: {resource: d1, with: d1}\n",
         expected: ["bad.yaml:5:5: rsc_colocation 'colocation-d1-d1-INFINITY': colocates 'd1' with itself"]),

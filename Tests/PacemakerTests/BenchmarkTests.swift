@@ -22,7 +22,9 @@ func generatedGraph(resources: Int) -> Configuration {
         let groupResource = Resource.group(Group(id: group, members: members))
         let top: Resource
         if g % 10 == 0 {
-            top = .clone(Clone(id: "\(group)-clone", child: groupResource, metaAttributes: [AttributeSet(["interleave": "true"])]))
+            top = .clone(
+                Clone(
+                    id: "\(group)-clone", child: groupResource, metaAttributes: [AttributeSet(["interleave": "true"])]))
         } else {
             top = groupResource
         }
@@ -31,14 +33,19 @@ func generatedGraph(resources: Int) -> Configuration {
             .primitive(
                 Primitive(
                     id: vip, agent: ResourceAgent(class: .ocf, provider: "heartbeat", type: "IPaddr2"),
-                    instanceAttributes: [AttributeSet(["ip": "198.18.\(g / 250 % 256).\(g % 250 + 1)", "cidr_netmask": "32"])],
+                    instanceAttributes: [
+                        AttributeSet(["ip": "198.18.\(g / 250 % 256).\(g % 250 + 1)", "cidr_netmask": "32"])
+                    ],
                     operations: [Operation(name: "monitor", interval: "2s")])))
         config.resources.append(top)
         let topID = top.id ?? group
-        config.constraints.append(.order(OrderConstraint(first: vip, then: topID, firstAction: "start", thenAction: "start", kind: .optional)))
+        config.constraints.append(
+            .order(OrderConstraint(first: vip, then: topID, firstAction: "start", thenAction: "start", kind: .optional))
+        )
         config.constraints.append(.colocation(ColocationConstraint(resource: vip, with: topID, score: "INFINITY")))
         if let previous {
-            config.constraints.append(.order(OrderConstraint(first: previous, then: topID, firstAction: "start", thenAction: "start")))
+            config.constraints.append(
+                .order(OrderConstraint(first: previous, then: topID, firstAction: "start", thenAction: "start")))
         }
         config.constraints.append(.location(LocationConstraint(resource: vip, node: "node\(g % 3 + 1)", score: "100")))
         previous = topID
@@ -84,7 +91,8 @@ struct BenchmarkTests {
             let parse = try seconds { parsed = try CIBParser.parse(xml: xml) }
             print(
                 String(
-                    format: "BENCH resources=%6d validate=%.3fs render=%.3fs validate+render=%.3fs parse=%.3fs xml=%d bytes",
+                    format:
+                        "BENCH resources=%6d validate=%.3fs render=%.3fs validate+render=%.3fs parse=%.3fs xml=%d bytes",
                     n, validate, render, validate + render, parse, xml.utf8.count))
             #expect(problems.isEmpty)
             #expect(parsed?.configuration.allResources.count == n)

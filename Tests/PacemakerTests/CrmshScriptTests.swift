@@ -36,7 +36,9 @@ struct CrmshScriptTests {
         #expect(CrmshScript.quote("198.18.0.100") == "198.18.0.100")
     }
 
-    @Test("feeding the script to real crmsh makes the same configuration (sub-object ids aside)", arguments: Paths.scenarios())
+    @Test(
+        "feeding the script to real crmsh makes the same configuration (sub-object ids aside)",
+        arguments: Paths.scenarios())
     func differential(scenario: String) throws {
         let spec = try SpecFile.load(path: Paths.pcsFixtures.appendingPathComponent("\(scenario)/spec.yaml").path)
         let (_, empty) = try run("/usr/sbin/cibadmin", ["--empty"])

@@ -59,9 +59,12 @@ func verbatimObjects(_ c: Configuration) -> [String] {
     for k in c.constraints {
         switch k {
         case .opaque(let o): out.append("\(o.name) '\(o.id ?? "")'")
-        case .order(let o): if o.verbatim != nil || o.sets.contains(where: { $0.verbatim != nil }) { out.append("order") }
-        case .colocation(let o): if o.verbatim != nil || o.sets.contains(where: { $0.verbatim != nil }) { out.append("colocation") }
-        case .location(let o): if o.verbatim != nil || o.rules.contains(where: { $0.verbatim != nil }) { out.append("location") }
+        case .order(let o):
+            if o.verbatim != nil || o.sets.contains(where: { $0.verbatim != nil }) { out.append("order") }
+        case .colocation(let o):
+            if o.verbatim != nil || o.sets.contains(where: { $0.verbatim != nil }) { out.append("colocation") }
+        case .location(let o):
+            if o.verbatim != nil || o.rules.contains(where: { $0.verbatim != nil }) { out.append("location") }
         }
     }
     for n in c.nodes where n.verbatim != nil { out.append("node '\(n.id)'") }
@@ -105,7 +108,9 @@ struct PCSDifferentialTests {
     func goldenRoundTrip(scenario: String) throws {
         let (_, golden) = try Self.load(scenario)
         let cib = try CIBParser.parse(xml: golden)
-        #expect(try canonicalConfiguration(ofCIB: CIBRenderer.render(cib.configuration)) == canonicalConfiguration(ofCIB: golden))
+        #expect(
+            try canonicalConfiguration(ofCIB: CIBRenderer.render(cib.configuration))
+                == canonicalConfiguration(ofCIB: golden))
         // Everything pcs writes is typed: nothing is kept verbatim.
         #expect(verbatimObjects(cib.configuration) == [])
         #expect(cib.configuration.otherSections.isEmpty)
@@ -114,7 +119,8 @@ struct PCSDifferentialTests {
     @Test("the rendered CIB passes crm_verify", arguments: scenarios)
     func crmVerify(scenario: String) throws {
         let (spec, _) = try Self.load(scenario)
-        let path = try temporaryFile(withOnlineNodes(CIBRenderer.render(verifiable(spec.configuration)), spec.configuration))
+        let path = try temporaryFile(
+            withOnlineNodes(CIBRenderer.render(verifiable(spec.configuration)), spec.configuration))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let (status, output) = try run("/usr/sbin/crm_verify", ["-x", path])
         #expect(status == 0, "crm_verify: \(output)")

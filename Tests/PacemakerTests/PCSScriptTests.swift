@@ -18,10 +18,14 @@ struct PCSScriptTests {
                     "pcs", "resource", "create", "vip", "ocf:heartbeat:IPaddr2", "cidr_netmask=24", "ip=198.18.0.100",
                     "op", "monitor", "interval=2s", "--no-default-ops",
                 ],
-                ["pcs", "resource", "create", "haproxy", "lsb:haproxy", "op", "monitor", "interval=2s", "--no-default-ops"],
+                [
+                    "pcs", "resource", "create", "haproxy", "lsb:haproxy", "op", "monitor", "interval=2s",
+                    "--no-default-ops",
+                ],
                 ["pcs", "resource", "clone", "haproxy", "meta", "interleave=true"],
                 [
-                    "pcs", "resource", "create", "kube-apiserver", "systemd:kube-apiserver", "op", "monitor", "interval=60s",
+                    "pcs", "resource", "create", "kube-apiserver", "systemd:kube-apiserver", "op", "monitor",
+                    "interval=60s",
                     "--group", "apiserver", "--no-default-ops",
                 ],
                 ["pcs", "resource", "clone", "apiserver", "meta", "interleave=true"],
@@ -62,7 +66,8 @@ struct PCSScriptTests {
         environment["CIB_file"] = cib
         for node in spec.configuration.nodes {
             let xml = "<node id=\"\(node.id)\" uname=\"\(node.uname)\"/>"
-            let (status, text) = try run("/usr/sbin/cibadmin", ["-C", "-o", "nodes", "-X", xml], environment: environment)
+            let (status, text) = try run(
+                "/usr/sbin/cibadmin", ["-C", "-o", "nodes", "-X", xml], environment: environment)
             try #require(status == 0, "cibadmin: \(text)")
         }
         let output = PCSScript.renderWithNotes(spec.configuration, cibFile: cib, force: true)

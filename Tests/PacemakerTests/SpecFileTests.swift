@@ -31,10 +31,11 @@ struct SpecFileTests {
 
     @Test("JSON errors are located too")
     func jsonError() {
-        #expect(messages(for: "{\"resources\": [{\"id\": \"x\", \"agnt\": \"lsb:x\"}]}") == [
-            "bad.yaml:1:28: resources[0].agnt: unknown key 'agnt' (expected one of: agent, clone, default-monitor, description, id, meta, operations, params, utilization)",
-            "bad.yaml:1:16: resources[0]: missing required key 'agent'",
-        ])
+        #expect(
+            messages(for: "{\"resources\": [{\"id\": \"x\", \"agnt\": \"lsb:x\"}]}") == [
+                "bad.yaml:1:28: resources[0].agnt: unknown key 'agnt' (expected one of: agent, clone, default-monitor, description, id, meta, operations, params, utilization)",
+                "bad.yaml:1:16: resources[0]: missing required key 'agent'",
+            ])
     }
 
     @Test("a missing file is named in the error")

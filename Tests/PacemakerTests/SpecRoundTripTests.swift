@@ -24,13 +24,14 @@ struct SpecRoundTripTests {
         let export = SpecFile.export(Spec(from: model))
         let reread = try SpecFile.parse(export.yaml, file: file.lastPathComponent + ".yaml")
         // Every resource the spec could express is back, with the same id.
-        let expressed = Set(model.allResources.compactMap { r -> String? in
-            switch r {
-            case .opaque: return nil
-            case .primitive(let p) where p.verbatim != nil || p.agent == nil: return nil
-            default: return r.id
-            }
-        })
+        let expressed = Set(
+            model.allResources.compactMap { r -> String? in
+                switch r {
+                case .opaque: return nil
+                case .primitive(let p) where p.verbatim != nil || p.agent == nil: return nil
+                default: return r.id
+                }
+            })
         let back = Set(reread.configuration.allResources.compactMap(\.id))
         #expect(expressed.subtracting(back).isEmpty, "lost: \(expressed.subtracting(back).sorted())")
         // Constraints of the model typed in full come back, one for one.

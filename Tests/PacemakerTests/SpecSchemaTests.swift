@@ -38,7 +38,8 @@ struct SpecSchemaTests {
 
     @Test(
         "every fixture spec validates against the schema (python3-jsonschema)",
-        .enabled(if: jsonschemaAvailable, "needs python3 with jsonschema and yaml (apt-get install python3-jsonschema)"),
+        .enabled(
+            if: jsonschemaAvailable, "needs python3 with jsonschema and yaml (apt-get install python3-jsonschema)"),
         arguments: Paths.scenarios())
     func fixturesValidate(scenario: String) throws {
         let schemaPath = try temporaryFile(SpecSchema.json, suffix: ".json")

@@ -83,7 +83,9 @@ func canonicalConfigurationIgnoringSubIDs(ofCIB xml: String) throws -> String {
     let document = try XMLDocument(xmlString: xml, options: [])
     let root = try #require(document.rootElement())
     let config = try #require(root.elements(forName: "configuration").first)
-    let keep: Set<String> = ["primitive", "group", "clone", "rsc_order", "rsc_colocation", "rsc_location", "alert", "node"]
+    let keep: Set<String> = [
+        "primitive", "group", "clone", "rsc_order", "rsc_colocation", "rsc_location", "alert", "node",
+    ]
     func strip(_ element: XMLElement) {
         if !keep.contains(element.name ?? "") { element.removeAttribute(forName: "id") }
         for child in element.children ?? [] { if let c = child as? XMLElement { strip(c) } }

@@ -134,7 +134,8 @@ public struct RuleExpression: Hashable, Sendable {
     public var otherAttributes: [NVPair]
 
     /// Creates an expression.
-    public init(id: String? = nil, attribute: String, operation: String, value: String?, otherAttributes: [NVPair] = []) {
+    public init(id: String? = nil, attribute: String, operation: String, value: String?, otherAttributes: [NVPair] = [])
+    {
         self.id = id
         self.attribute = attribute
         self.operation = operation

@@ -20,7 +20,10 @@ extension Configuration {
         }
         func sets(_ list: [AttributeSet], _ kind: String) {
             for s in list {
-                if let v = s.verbatim { opaque(v); continue }
+                if let v = s.verbatim {
+                    opaque(v)
+                    continue
+                }
                 add(s.id, kind)
                 for p in s.nvpairs { add(p.id, "nvpair") }
             }
@@ -58,7 +61,10 @@ extension Configuration {
         }
         sets(properties, "cluster_property_set")
         for n in nodes {
-            if let v = n.verbatim { opaque(v); continue }
+            if let v = n.verbatim {
+                opaque(v)
+                continue
+            }
             add(n.id, "node")
             sets(n.attributes, "instance_attributes")
             sets(n.utilization, "utilization")
@@ -68,15 +74,31 @@ extension Configuration {
         for c in constraints {
             switch c {
             case .order(let o):
-                if let v = o.verbatim { opaque(v) } else { add(o.id, "rsc_order"); resourceSets(o.sets) }
+                if let v = o.verbatim {
+                    opaque(v)
+                } else {
+                    add(o.id, "rsc_order")
+                    resourceSets(o.sets)
+                }
             case .colocation(let o):
-                if let v = o.verbatim { opaque(v) } else { add(o.id, "rsc_colocation"); resourceSets(o.sets) }
+                if let v = o.verbatim {
+                    opaque(v)
+                } else {
+                    add(o.id, "rsc_colocation")
+                    resourceSets(o.sets)
+                }
             case .location(let o):
-                if let v = o.verbatim { opaque(v); continue }
+                if let v = o.verbatim {
+                    opaque(v)
+                    continue
+                }
                 add(o.id, "rsc_location")
                 resourceSets(o.sets)
                 for r in o.rules {
-                    if let v = r.verbatim { opaque(v); continue }
+                    if let v = r.verbatim {
+                        opaque(v)
+                        continue
+                    }
                     add(r.id, "rule")
                     for e in r.expressions { add(e.id, "expression") }
                 }
@@ -86,12 +108,18 @@ extension Configuration {
         }
         for l in fencingLevels ?? [] { if let v = l.verbatim { opaque(v) } else { add(l.id, "fencing-level") } }
         for a in alerts ?? [] {
-            if let v = a.verbatim { opaque(v); continue }
+            if let v = a.verbatim {
+                opaque(v)
+                continue
+            }
             add(a.id, "alert")
             sets(a.metaAttributes, "meta_attributes")
             sets(a.instanceAttributes, "instance_attributes")
             for r in a.recipients {
-                if let v = r.verbatim { opaque(v); continue }
+                if let v = r.verbatim {
+                    opaque(v)
+                    continue
+                }
                 add(r.id, "recipient")
                 sets(r.metaAttributes, "meta_attributes")
                 sets(r.instanceAttributes, "instance_attributes")
@@ -263,7 +291,9 @@ struct IDAssigner {
             }
         }
         if c.resourceDefaults != nil { sets(&c.resourceDefaults!, base: "rsc_defaults-meta_attributes", nameLimit: 20) }
-        if c.operationDefaults != nil { sets(&c.operationDefaults!, base: "op_defaults-meta_attributes", nameLimit: 20) }
+        if c.operationDefaults != nil {
+            sets(&c.operationDefaults!, base: "op_defaults-meta_attributes", nameLimit: 20)
+        }
         return c
     }
 }

@@ -15,7 +15,9 @@ public struct ResourceClass: RawRepresentable, Hashable, Sendable, CustomStringC
     /// Fence devices.
     public static let stonith = ResourceClass(rawValue: "stonith")
     /// Classes Pacemaker 2.1 knows.
-    public static let known: Set<ResourceClass> = [.ocf, .systemd, .lsb, .service, .stonith, .init("upstart"), .init("nagios")]
+    public static let known: Set<ResourceClass> = [
+        .ocf, .systemd, .lsb, .service, .stonith, .init("upstart"), .init("nagios"),
+    ]
     private init(_ raw: String) { rawValue = raw }
     /// The CIB spelling.
     public var description: String { rawValue }

@@ -60,7 +60,10 @@ struct CrmshRenderer {
 
     mutating func render(_ c: Configuration) {
         for node in c.nodes {
-            guard node.verbatim == nil else { omitted.append("node '\(node.id)'"); continue }
+            guard node.verbatim == nil else {
+                omitted.append("node '\(node.id)'")
+                continue
+            }
             var line = "node $id=\(CrmshScript.quote(node.id)) \(node.uname)"
             if let t = node.type { line += ":\(t)" }
             if let a = pairs(node.attributes, keyword: "attributes", owner: "node '\(node.id)'") { line += " " + a }
@@ -77,13 +80,16 @@ struct CrmshRenderer {
                     continue
                 }
                 let devices = level.devices.joined(separator: ",")
-                if let i = byTarget.firstIndex(where: { $0.0 == target }) { byTarget[i].1.append(devices) } else {
+                if let i = byTarget.firstIndex(where: { $0.0 == target }) {
+                    byTarget[i].1.append(devices)
+                } else {
                     byTarget.append((target, [devices]))
                 }
             }
             if !byTarget.isEmpty {
                 lines.append(
-                    "fencing_topology " + byTarget.map { "\($0.0): " + $0.1.joined(separator: " ") }.joined(separator: " "))
+                    "fencing_topology "
+                        + byTarget.map { "\($0.0): " + $0.1.joined(separator: " ") }.joined(separator: " "))
             }
         }
         for alert in c.alerts ?? [] { self.alert(alert) }
@@ -101,14 +107,20 @@ struct CrmshRenderer {
     mutating func resource(_ r: Resource) {
         switch r {
         case .primitive(let p):
-            guard p.verbatim == nil, let agent = p.agent else { omitted.append("primitive '\(p.id)'"); return }
+            guard p.verbatim == nil, let agent = p.agent else {
+                omitted.append("primitive '\(p.id)'")
+                return
+            }
             let owner = "primitive '\(p.id)'"
             var line = "primitive \(p.id) \(agent.description)"
             if let a = pairs(p.instanceAttributes, keyword: "params", owner: owner) { line += " " + a }
             if let m = pairs(p.metaAttributes, keyword: "meta", owner: owner) { line += " " + m }
             if let u = pairs(p.utilization, keyword: "utilization", owner: owner) { line += " " + u }
             for op in p.operations {
-                guard op.verbatim == nil else { omitted.append("op '\(op.id ?? "")'"); continue }
+                guard op.verbatim == nil else {
+                    omitted.append("op '\(op.id ?? "")'")
+                    continue
+                }
                 var attrs = [NVPair(name: "interval", value: op.interval)]
                 if let t = op.timeout { attrs.append(NVPair(name: "timeout", value: t)) }
                 if let role = op.role { attrs.append(NVPair(name: "role", value: role)) }
@@ -118,7 +130,10 @@ struct CrmshRenderer {
             if let d = p.description { line += " description=\(CrmshScript.quote(d))" }
             lines.append(line)
         case .group(let g):
-            guard g.verbatim == nil else { omitted.append("group '\(g.id)'"); return }
+            guard g.verbatim == nil else {
+                omitted.append("group '\(g.id)'")
+                return
+            }
             for member in g.members { resource(member) }
             var line = "group \(g.id) " + g.members.compactMap(\.id).joined(separator: " ")
             if let m = pairs(g.metaAttributes, keyword: "meta", owner: "group '\(g.id)'") { line += " " + m }
@@ -126,7 +141,10 @@ struct CrmshRenderer {
             if let d = g.description { line += " description=\(CrmshScript.quote(d))" }
             lines.append(line)
         case .clone(let c):
-            guard c.verbatim == nil, let child = c.child.id else { omitted.append("clone '\(c.id)'"); return }
+            guard c.verbatim == nil, let child = c.child.id else {
+                omitted.append("clone '\(c.id)'")
+                return
+            }
             resource(c.child)
             var line = "clone \(c.id) \(child)"
             if let m = pairs(c.metaAttributes, keyword: "meta", owner: "clone '\(c.id)'") { line += " " + m }
@@ -157,7 +175,10 @@ struct CrmshRenderer {
     mutating func constraint(_ c: Constraint) {
         switch c {
         case .order(let o):
-            guard o.verbatim == nil, o.score == nil else { omitted.append("rsc_order '\(o.id ?? "")'"); return }
+            guard o.verbatim == nil, o.score == nil else {
+                omitted.append("rsc_order '\(o.id ?? "")'")
+                return
+            }
             var line = "order \(o.id ?? "") "
             if let k = o.kind { line += "\(k.rawValue): " }
             if o.sets.isEmpty {
@@ -193,9 +214,14 @@ struct CrmshRenderer {
                 line += " \(Self.score(o.score ?? "INFINITY")): \(o.node ?? "")"
             }
             for rule in o.rules {
-                guard rule.verbatim == nil else { omitted.append("rule '\(rule.id ?? "")'"); continue }
+                guard rule.verbatim == nil else {
+                    omitted.append("rule '\(rule.id ?? "")'")
+                    continue
+                }
                 line += " rule"
-                if let role = rule.otherAttributes.first(where: { $0.name == "role" })?.value { line += " $role=\(role)" }
+                if let role = rule.otherAttributes.first(where: { $0.name == "role" })?.value {
+                    line += " $role=\(role)"
+                }
                 line += " \(Self.score(rule.score ?? "INFINITY")):"
                 let joiner = rule.booleanOp ?? "and"
                 for (i, x) in rule.expressions.enumerated() {
@@ -214,14 +240,20 @@ struct CrmshRenderer {
     }
 
     mutating func alert(_ a: Alert) {
-        guard a.verbatim == nil else { omitted.append("alert '\(a.id)'"); return }
+        guard a.verbatim == nil else {
+            omitted.append("alert '\(a.id)'")
+            return
+        }
         var line = "alert \(a.id) \(CrmshScript.quote(a.path))"
         if let d = a.description { line += " description=\(CrmshScript.quote(d))" }
         if let o = pairs(a.instanceAttributes, keyword: "attributes", owner: "alert '\(a.id)'") { line += " " + o }
         if let m = pairs(a.metaAttributes, keyword: "meta", owner: "alert '\(a.id)'") { line += " " + m }
         if let select = a.select { line += " select " + select.joined(separator: " ") }
         for r in a.recipients {
-            guard r.verbatim == nil else { omitted.append("recipient '\(r.id ?? "")'"); continue }
+            guard r.verbatim == nil else {
+                omitted.append("recipient '\(r.id ?? "")'")
+                continue
+            }
             let owner = "recipient '\(r.id ?? "")'"
             let options = pairs(r.instanceAttributes, keyword: "attributes", owner: owner)
             let meta = pairs(r.metaAttributes, keyword: "meta", owner: owner)

@@ -17,7 +17,8 @@ public enum PCSScript {
     /// - Parameters:
     ///   - cibFile: when given, every command gets `-f FILE` (offline, on a CIB file).
     ///   - force: add `--force` to resource creation (agents that are not installed where pcs runs).
-    public static func render(_ configuration: Configuration, cibFile: String? = nil, force: Bool = false) -> [[String]] {
+    public static func render(_ configuration: Configuration, cibFile: String? = nil, force: Bool = false) -> [[String]]
+    {
         renderWithNotes(configuration, cibFile: cibFile, force: force).commands
     }
 
@@ -52,20 +53,25 @@ struct PCSRenderer {
                 omitted.append("\(owner): attribute set '\(set.id ?? "")'")
                 continue
             }
-            for pair in set.nvpairs where pair.id != base + "-" + (nameLimit.map { String(pair.name.prefix($0)) } ?? pair.name) {
+            for pair in set.nvpairs
+            where pair.id != base + "-" + (nameLimit.map { String(pair.name.prefix($0)) } ?? pair.name) {
                 omitted.append("\(owner): nvpair id '\(pair.id ?? "")'")
             }
         }
     }
 
-    func first(_ sets: [AttributeSet]) -> [NVPair] { sets.first.flatMap { $0.verbatim == nil ? $0.nvpairs : nil } ?? [] }
+    func first(_ sets: [AttributeSet]) -> [NVPair] {
+        sets.first.flatMap { $0.verbatim == nil ? $0.nvpairs : nil } ?? []
+    }
 
     mutating func render(_ c: Configuration) {
         checkSet(c.properties, base: "cib-bootstrap-options", owner: "properties", nameLimit: 20)
         for pair in first(c.properties) { commands.append(["property", "set", "\(pair.name)=\(pair.value ?? "")"]) }
         if let d = c.resourceDefaults {
             checkSet(d, base: "rsc_defaults-meta_attributes", owner: "rsc_defaults", nameLimit: 20)
-            for pair in first(d) { commands.append(["resource", "defaults", "update", "\(pair.name)=\(pair.value ?? "")"]) }
+            for pair in first(d) {
+                commands.append(["resource", "defaults", "update", "\(pair.name)=\(pair.value ?? "")"])
+            }
         }
         if let d = c.operationDefaults {
             checkSet(d, base: "op_defaults-meta_attributes", owner: "op_defaults", nameLimit: 20)
@@ -74,7 +80,10 @@ struct PCSRenderer {
             }
         }
         for node in c.nodes {
-            guard node.verbatim == nil else { omitted.append("node '\(node.id)'"); continue }
+            guard node.verbatim == nil else {
+                omitted.append("node '\(node.id)'")
+                continue
+            }
             checkSet(node.attributes, base: "nodes-\(node.id)", owner: "node '\(node.id)'")
             checkSet(node.utilization, base: "nodes-\(node.id)-utilization", owner: "node '\(node.id)'")
             let attrs = first(node.attributes)
@@ -114,7 +123,10 @@ struct PCSRenderer {
         }
         argv += Self.kv(first(p.instanceAttributes))
         for op in p.operations {
-            guard op.verbatim == nil else { omitted.append("op '\(op.id ?? "")'"); continue }
+            guard op.verbatim == nil else {
+                omitted.append("op '\(op.id ?? "")'")
+                continue
+            }
             argv += ["op", op.name]
             if op.interval != "0s" { argv.append("interval=\(op.interval)") }
             if let t = op.timeout { argv.append("timeout=\(t)") }
@@ -142,7 +154,10 @@ struct PCSRenderer {
         case .primitive(let p):
             primitive(p, group: group)
         case .group(let g):
-            guard g.verbatim == nil, group == nil else { omitted.append("group '\(g.id)'"); return }
+            guard g.verbatim == nil, group == nil else {
+                omitted.append("group '\(g.id)'")
+                return
+            }
             for member in g.members { resource(member, group: g.id) }
             checkSet(g.metaAttributes, base: "\(g.id)-meta_attributes", owner: "group '\(g.id)'")
             let meta = first(g.metaAttributes)
@@ -178,7 +193,10 @@ struct PCSRenderer {
     mutating func constraint(_ c: Constraint) {
         switch c {
         case .order(let o):
-            guard o.verbatim == nil, o.score == nil else { omitted.append("rsc_order '\(o.id ?? "")'"); return }
+            guard o.verbatim == nil, o.score == nil else {
+                omitted.append("rsc_order '\(o.id ?? "")'")
+                return
+            }
             var options: [String] = []
             if let k = o.kind { options.append("kind=\(k.rawValue)") }
             if let s = o.symmetrical { options.append("symmetrical=\(s)") }
@@ -196,10 +214,15 @@ struct PCSRenderer {
             } else {
                 // pcs names set constraints with random suffixes; ask for the model's id.
                 options.append("id=\(o.id ?? "")")
-                commands.append(["constraint", "order"] + setArguments(o.sets, owner: "rsc_order '\(o.id ?? "")'") + ["setoptions"] + options)
+                commands.append(
+                    ["constraint", "order"] + setArguments(o.sets, owner: "rsc_order '\(o.id ?? "")'") + ["setoptions"]
+                        + options)
             }
         case .colocation(let o):
-            guard o.verbatim == nil else { omitted.append("rsc_colocation '\(o.id ?? "")'"); return }
+            guard o.verbatim == nil else {
+                omitted.append("rsc_colocation '\(o.id ?? "")'")
+                return
+            }
             if o.sets.isEmpty {
                 var argv = ["constraint", "colocation", "add"]
                 if let role = o.resourceRole { argv.append(role) }
@@ -232,19 +255,27 @@ struct PCSRenderer {
             }
             if o.rules.isEmpty {
                 let score = o.score ?? "INFINITY"
-                guard let node = o.node else { omitted.append("rsc_location '\(o.id ?? "")'"); return }
+                guard let node = o.node else {
+                    omitted.append("rsc_location '\(o.id ?? "")'")
+                    return
+                }
                 if o.id == "location-\(resource)-\(node)-\(score)" && o.otherAttributes.isEmpty {
                     commands.append(["constraint", "location", resource, "prefers", "\(node)=\(score)"])
                 } else {
                     commands.append(
-                        ["constraint", "location", "add", o.id ?? "", resource, node, score] + Self.kv(o.otherAttributes))
+                        ["constraint", "location", "add", o.id ?? "", resource, node, score]
+                            + Self.kv(o.otherAttributes))
                 }
                 return
             }
             for (i, rule) in o.rules.enumerated() {
-                guard rule.verbatim == nil else { omitted.append("rule '\(rule.id ?? "")'"); continue }
+                guard rule.verbatim == nil else {
+                    omitted.append("rule '\(rule.id ?? "")'")
+                    continue
+                }
                 if i > 0 {
-                    omitted.append("rsc_location '\(o.id ?? "")': rule '\(rule.id ?? "")' (one rule per constraint in pcs)")
+                    omitted.append(
+                        "rsc_location '\(o.id ?? "")': rule '\(rule.id ?? "")' (one rule per constraint in pcs)")
                     continue
                 }
                 var argv = ["constraint", "location", resource, "rule"]
@@ -271,7 +302,10 @@ struct PCSRenderer {
     }
 
     mutating func alert(_ a: Alert) {
-        guard a.verbatim == nil else { omitted.append("alert '\(a.id)'"); return }
+        guard a.verbatim == nil else {
+            omitted.append("alert '\(a.id)'")
+            return
+        }
         var argv = ["alert", "create", "path=\(a.path)", "id=\(a.id)"]
         if let d = a.description { argv.append("description=\(d)") }
         checkSet(a.instanceAttributes, base: "\(a.id)-instance_attributes", owner: "alert '\(a.id)'")
@@ -283,7 +317,10 @@ struct PCSRenderer {
         commands.append(argv)
         if a.select != nil { omitted.append("alert '\(a.id)': select (pcs cannot set it)") }
         for r in a.recipients {
-            guard r.verbatim == nil else { omitted.append("recipient '\(r.id ?? "")'"); continue }
+            guard r.verbatim == nil else {
+                omitted.append("recipient '\(r.id ?? "")'")
+                continue
+            }
             let rid = r.id ?? ""
             var argv = ["alert", "recipient", "add", a.id, "value=\(r.value)", "id=\(rid)"]
             if let d = r.description { argv.append("description=\(d)") }

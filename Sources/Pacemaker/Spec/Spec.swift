@@ -39,7 +39,11 @@ public enum SpecFile {
         } catch {
             throw SpecLoadError(
                 code: "io",
-                issues: [SpecIssue(location: SpecLocation(file: path, line: 1, column: 1), path: "", message: "cannot read the file")],
+                issues: [
+                    SpecIssue(
+                        location: SpecLocation(file: path, line: 1, column: 1), path: "",
+                        message: "cannot read the file")
+                ],
                 underlying: "\(error)")
         }
         return try parse(text, file: path)
@@ -56,7 +60,9 @@ public enum SpecFile {
         } catch {
             throw SpecLoadError(
                 code: "syntax",
-                issues: [SpecIssue(location: SpecLocation(file: file, line: 1, column: 1), path: "", message: "\(error)")])
+                issues: [
+                    SpecIssue(location: SpecLocation(file: file, line: 1, column: 1), path: "", message: "\(error)")
+                ])
         }
         var compiler = SpecCompiler(reader: SpecReader(file: file))
         let spec = compiler.compile(root)
@@ -68,7 +74,8 @@ public enum SpecFile {
 
     static func syntaxIssue(_ error: YamlError, file: String) -> SpecIssue {
         func at(_ mark: Mark, _ message: String) -> SpecIssue {
-            SpecIssue(location: SpecLocation(file: file, line: mark.line, column: mark.column), path: "", message: message)
+            SpecIssue(
+                location: SpecLocation(file: file, line: mark.line, column: mark.column), path: "", message: message)
         }
         switch error {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
@@ -213,7 +220,9 @@ struct SpecCompiler {
             case "clone": cloneNode = (keyNode, value)
             case "default-monitor":
                 guard let text = reader.string(value, sub) else { continue }
-                if CIBBoolean.isBoolean(text) { defaultMonitor = CIBBoolean.isTrue(text) } else {
+                if CIBBoolean.isBoolean(text) {
+                    defaultMonitor = CIBBoolean.isTrue(text)
+                } else {
                     reader.issue(value, sub, "'\(text)' is not a boolean (true or false)")
                 }
             default: break
@@ -373,7 +382,9 @@ struct SpecCompiler {
 
     // MARK: - Constraints
 
-    static let orderKeys: Set<String> = ["id", "first", "then", "first-action", "then-action", "kind", "symmetrical", "sets"]
+    static let orderKeys: Set<String> = [
+        "id", "first", "then", "first-action", "then-action", "kind", "symmetrical", "sets",
+    ]
     static let colocationKeys: Set<String> = [
         "id", "resource", "with", "score", "resource-role", "with-role", "node-attribute", "influence", "sets",
     ]
@@ -391,7 +402,8 @@ struct SpecCompiler {
         }
         guard keyCount == 1, entries.count == 1, let (kind, _, value) = entries.first else {
             if keyCount != 1 {
-                reader.issue(node, path, "a constraint is a mapping with exactly one of the keys order, colocation, location")
+                reader.issue(
+                    node, path, "a constraint is a mapping with exactly one of the keys order, colocation, location")
             }
             return nil
         }
@@ -402,7 +414,10 @@ struct SpecCompiler {
             var c = OrderConstraint()
             for (key, _, v) in e {
                 let p = SpecReader.join(sub, key)
-                if key == "sets" { c.sets = sets(v, p); continue }
+                if key == "sets" {
+                    c.sets = sets(v, p)
+                    continue
+                }
                 guard let text = reader.string(v, p) else { continue }
                 switch key {
                 case "id": c.id = text
@@ -412,7 +427,9 @@ struct SpecCompiler {
                 case "then-action": c.thenAction = text
                 case "symmetrical": c.symmetrical = text
                 case "kind":
-                    if let k = OrderKind(rawValue: text) { c.kind = k } else {
+                    if let k = OrderKind(rawValue: text) {
+                        c.kind = k
+                    } else {
                         reader.issue(v, p, "'\(text)' is not an order kind (expected Mandatory, Optional or Serialize)")
                     }
                 default: break
@@ -430,7 +447,10 @@ struct SpecCompiler {
             var c = ColocationConstraint()
             for (key, _, v) in e {
                 let p = SpecReader.join(sub, key)
-                if key == "sets" { c.sets = sets(v, p); continue }
+                if key == "sets" {
+                    c.sets = sets(v, p)
+                    continue
+                }
                 guard let text = reader.string(v, p) else { continue }
                 switch key {
                 case "id": c.id = text
@@ -457,7 +477,10 @@ struct SpecCompiler {
             var c = LocationConstraint()
             for (key, _, v) in e {
                 let p = SpecReader.join(sub, key)
-                if key == "sets" { c.sets = sets(v, p); continue }
+                if key == "sets" {
+                    c.sets = sets(v, p)
+                    continue
+                }
                 if key == "rules" {
                     c.rules = (reader.sequence(v, p) ?? []).enumerated().compactMap { rule($1, "\(p)[\($0)]") }
                     continue
@@ -492,7 +515,10 @@ struct SpecCompiler {
             var set = ResourceSet(resources: [])
             for (key, _, v) in e {
                 let sub = SpecReader.join(p, key)
-                if key == "resources" { set.resources = reader.strings(v, sub); continue }
+                if key == "resources" {
+                    set.resources = reader.strings(v, sub)
+                    continue
+                }
                 guard let text = reader.string(v, sub) else { continue }
                 if key == "id" { set.id = text } else { set.options.append(NVPair(name: key, value: text)) }
             }
@@ -543,7 +569,9 @@ struct SpecCompiler {
     // MARK: - Nodes, alerts, fencing
 
     mutating func node(_ node: YNode, _ path: String) -> Pacemaker.Node? {
-        guard let e = reader.mapping(node, path, allowed: ["id", "name", "type", "description", "attributes", "utilization"])
+        guard
+            let e = reader.mapping(
+                node, path, allowed: ["id", "name", "type", "description", "attributes", "utilization"])
         else { return nil }
         guard reader.require(["id", "name"], in: e, node: node, path) else { return nil }
         var n = Pacemaker.Node(id: "", uname: "")

@@ -34,7 +34,8 @@ struct SpecWriter {
         // Quote what YAML would otherwise read as another type or a comment; plain elsewhere, for readability.
         let plainSafe =
             !text.isEmpty && Double(text) == nil && !CIBBoolean.isBoolean(text)
-            && !["null", "~", "Null", "NULL"].contains(text) && text.first.map { !"#&*!|>'\"%@`-?:[]{},".contains($0) } ?? false
+            && !["null", "~", "Null", "NULL"].contains(text)
+            && text.first.map { !"#&*!|>'\"%@`-?:[]{},".contains($0) } ?? false
             && !text.contains(": ") && !text.contains(" #") && !text.hasSuffix(":")
         return YNode(text, Tag(.str), plainSafe ? .plain : .doubleQuoted)
     }
@@ -73,7 +74,8 @@ struct SpecWriter {
         var top: [Entry] = []
         if !config.properties.isEmpty {
             checkSets(config.properties, base: "cib-bootstrap-options", owner: "properties", nameLimit: 20)
-            top.append((Self.s("properties"), Self.pairs(Array(config.properties.prefix(1)).filter { $0.verbatim == nil })))
+            top.append(
+                (Self.s("properties"), Self.pairs(Array(config.properties.prefix(1)).filter { $0.verbatim == nil })))
         }
         var defaults: [Entry] = []
         if let d = config.resourceDefaults, !d.isEmpty {
@@ -177,8 +179,12 @@ struct SpecWriter {
             }
             var e: [Entry]
             switch c.child {
-            case .primitive(let p): guard let pe = primitiveEntries(p) else { return nil }; e = pe
-            case .group(let g): guard let ge = groupEntries(g) else { return nil }; e = ge
+            case .primitive(let p):
+                guard let pe = primitiveEntries(p) else { return nil }
+                e = pe
+            case .group(let g):
+                guard let ge = groupEntries(g) else { return nil }
+                e = ge
             default:
                 note("clone '\(c.id)'")
                 return nil
@@ -222,7 +228,8 @@ struct SpecWriter {
 
     /// Set ids are generated from the constraint id (`<id>_set`, `<id>_set-1`, ...); others cannot be expressed.
     mutating func noteSetIDs(_ list: [ResourceSet], constraintID: String, owner: String) {
-        for (i, set) in list.enumerated() where set.id != (i == 0 ? "\(constraintID)_set" : "\(constraintID)_set-\(i)") {
+        for (i, set) in list.enumerated() where set.id != (i == 0 ? "\(constraintID)_set" : "\(constraintID)_set-\(i)")
+        {
             note("\(owner) '\(constraintID)': resource set id '\(set.id ?? "")'")
         }
     }
@@ -312,7 +319,9 @@ struct SpecWriter {
                 if ruleID != "\(o.id ?? "")-rule" { r.append((Self.s("id"), Self.s(ruleID))) }
                 var expressions: [YNode] = []
                 for (i, x) in rule.expressions.enumerated() {
-                    var xe: [Entry] = [(Self.s("attribute"), Self.s(x.attribute)), (Self.s("operation"), Self.s(x.operation))]
+                    var xe: [Entry] = [
+                        (Self.s("attribute"), Self.s(x.attribute)), (Self.s("operation"), Self.s(x.operation)),
+                    ]
                     if let v = x.value { xe.append((Self.s("value"), Self.s(v))) }
                     xe += options(x.otherAttributes)
                     if x.id != (i == 0 ? "\(ruleID)-expr" : "\(ruleID)-expr-\(i)") {

@@ -162,7 +162,9 @@ private struct Checker {
         var resourceKinds: [String: String] = [:]
         for r in config.allResources {
             if case .opaque(let o) = r {
-                for d in o.definedIDs where OpaqueXML.resourceTags.contains(d.element) { resourceKinds[d.id] = d.element }
+                for d in o.definedIDs where OpaqueXML.resourceTags.contains(d.element) {
+                    resourceKinds[d.id] = d.element
+                }
             } else if let id = r.id {
                 resourceKinds[id] = r.elementName
             }
@@ -216,7 +218,9 @@ private struct Checker {
                     "'\(entry.id)' is not a valid id (start with a letter or '_', then letters, digits, '_', '-', '.')")
             }
             if entry.id.count > Validator.maximumIDLength {
-                add("too-long", entry.object, "id is \(entry.id.count) characters long (at most \(Validator.maximumIDLength))")
+                add(
+                    "too-long", entry.object,
+                    "id is \(entry.id.count) characters long (at most \(Validator.maximumIDLength))")
             }
         }
     }
@@ -231,7 +235,9 @@ private struct Checker {
             add("unsafe-character", object, "\(name) contains the control character U+\(hex(c))")
         }
         if value.count > Validator.maximumValueLength {
-            add("too-long", object, "\(name) is \(value.count) characters long (at most \(Validator.maximumValueLength))")
+            add(
+                "too-long", object,
+                "\(name) is \(value.count) characters long (at most \(Validator.maximumValueLength))")
         }
     }
 
@@ -256,7 +262,9 @@ private struct Checker {
 
     mutating func checkScore(_ value: String?, _ object: String, _ name: String = "score") {
         if let value, !Validator.isValidScore(value) {
-            add("invalid-score", object, "\(name) '\(value)' is not a score (an integer, INFINITY, +INFINITY or -INFINITY)")
+            add(
+                "invalid-score", object,
+                "\(name) '\(value)' is not a score (an integer, INFINITY, +INFINITY or -INFINITY)")
         }
     }
 
@@ -285,7 +293,8 @@ private struct Checker {
                 default:
                     add(
                         "invalid-nesting", object,
-                        "member \(member.elementName) '\(member.id ?? "")' is not a primitive (a group holds only primitives)")
+                        "member \(member.elementName) '\(member.id ?? "")' is not a primitive (a group holds only primitives)"
+                    )
                 }
                 checkResource(member, parent: r)
             }
@@ -298,7 +307,9 @@ private struct Checker {
             if case .clone(let inner) = c.child {
                 add("clone-of-clone", object, "clones clone '\(inner.id)' (a clone holds a primitive or a group)")
             }
-            if parent != nil { add("invalid-nesting", object, "is inside \(parent!.elementName) '\(parent!.id ?? "")'") }
+            if parent != nil {
+                add("invalid-nesting", object, "is inside \(parent!.elementName) '\(parent!.id ?? "")'")
+            }
             checkSets(c.metaAttributes, "meta_attributes", owner: object)
             checkSets(c.instanceAttributes, "instance_attributes", owner: object)
             for pair in c.metaAttributes.allPairs {
@@ -307,7 +318,8 @@ private struct Checker {
                 {
                     add("invalid-value", object, "meta attribute \(pair.name) '\(pair.value ?? "")' is not a boolean")
                 }
-                if ["clone-max", "clone-node-max", "clone-min", "promoted-max", "promoted-node-max"].contains(pair.name),
+                if ["clone-max", "clone-node-max", "clone-min", "promoted-max", "promoted-node-max"].contains(
+                    pair.name),
                     Int(pair.value ?? "").map({ $0 < 0 }) ?? true
                 {
                     add(
@@ -341,7 +353,9 @@ private struct Checker {
         let object = "primitive '\(p.id)'"
         if let agent = p.agent {
             if !ResourceClass.known.contains(agent.resourceClass) {
-                add("unknown-class", object, "agent class '\(agent.resourceClass)' is not one of ocf, systemd, lsb, service, stonith")
+                add(
+                    "unknown-class", object,
+                    "agent class '\(agent.resourceClass)' is not one of ocf, systemd, lsb, service, stonith")
             }
             if agent.resourceClass == .ocf && agent.provider == nil {
                 add("missing-provider", object, "an ocf agent needs a provider (ocf:provider:type)")
@@ -370,7 +384,9 @@ private struct Checker {
             if let onFail = op.onFail,
                 !["ignore", "block", "stop", "restart", "standby", "fence", "demote"].contains(onFail)
             {
-                add("invalid-value", opObject, "on-fail '\(onFail)' is not one of ignore, block, stop, restart, standby, fence, demote")
+                add(
+                    "invalid-value", opObject,
+                    "on-fail '\(onFail)' is not one of ignore, block, stop, restart, standby, fence, demote")
             }
             for pair in op.otherAttributes { checkText(pair.value ?? "", opObject, pair.name) }
             let key = "\(op.name)/\(op.interval)/\(op.role ?? "")"
@@ -413,7 +429,9 @@ private struct Checker {
             checkScore(set.option("score"), object, "resource set score")
             checkRole(set.option("role"), object, "resource set role")
             if let action = set.option("action"), !Validator.actions.contains(action) {
-                add("invalid-value", object, "resource set action '\(action)' is not one of start, stop, promote, demote")
+                add(
+                    "invalid-value", object,
+                    "resource set action '\(action)' is not one of start, stop, promote, demote")
             }
         }
     }
@@ -424,7 +442,9 @@ private struct Checker {
             switch constraint {
             case .order(let c) where c.verbatim == nil:
                 if c.sets.isEmpty {
-                    if c.first == nil || c.then == nil { add("missing-value", object, "needs first and then (or sets)") }
+                    if c.first == nil || c.then == nil {
+                        add("missing-value", object, "needs first and then (or sets)")
+                    }
                     checkReference(c.first, kinds, object, "first")
                     checkReference(c.then, kinds, object, "then")
                     if let f = c.first, f == c.then { add("self-reference", object, "orders '\(f)' after itself") }
@@ -461,11 +481,15 @@ private struct Checker {
                 }
                 for rule in c.rules where rule.verbatim == nil {
                     checkScore(rule.score, object, "rule score")
-                    if rule.expressions.isEmpty { add("missing-value", object, "rule '\(rule.id ?? "")' has no expressions") }
+                    if rule.expressions.isEmpty {
+                        add("missing-value", object, "rule '\(rule.id ?? "")' has no expressions")
+                    }
                     for e in rule.expressions {
                         let ops = ["lt", "gt", "lte", "gte", "eq", "ne", "defined", "not_defined"]
                         if !ops.contains(e.operation) {
-                            add("invalid-value", object, "rule operation '\(e.operation)' is not one of \(ops.joined(separator: ", "))")
+                            add(
+                                "invalid-value", object,
+                                "rule operation '\(e.operation)' is not one of \(ops.joined(separator: ", "))")
                         }
                         checkText(e.value ?? "", object, "rule value")
                     }
@@ -567,7 +591,8 @@ private struct Checker {
             })
         for level in config.fencingLevels ?? [] where level.verbatim == nil {
             let object = "fencing-level '\(level.id ?? "")'"
-            if let n = Int(level.index), (1...9).contains(n) {} else {
+            if let n = Int(level.index), (1...9).contains(n) {
+            } else {
                 add("invalid-value", object, "index '\(level.index)' is not a level from 1 to 9")
             }
             if level.devices.isEmpty { add("missing-value", object, "has no devices") }

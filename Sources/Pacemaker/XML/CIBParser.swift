@@ -87,7 +87,8 @@ public enum CIBParser {
         }
         guard root.name == "cib", let config = root.elements(forName: "configuration").first else {
             throw CIBParseError(
-                code: "noConfiguration", message: "expected <cib> with a <configuration> section, found <\(root.name ?? "")>")
+                code: "noConfiguration",
+                message: "expected <cib> with a <configuration> section, found <\(root.name ?? "")>")
         }
         let attributes = (root.attributes ?? []).map { NVPair(name: $0.name ?? "", value: $0.stringValue) }
         return CIB(attributes: attributes, configuration: configuration(config))
@@ -110,7 +111,9 @@ public enum CIBParser {
                 }
             case "nodes":
                 for child in childElements(section) {
-                    if child.name == "node" { config.nodes.append(node(child)) } else {
+                    if child.name == "node" {
+                        config.nodes.append(node(child))
+                    } else {
                         config.opaqueNodes.append(OpaqueXML(element: child))
                     }
                 }
@@ -196,7 +199,8 @@ public enum CIBParser {
     static func primitive(_ element: XMLElement) -> Primitive {
         var p = Primitive(id: attr(element, "id") ?? "", agent: nil, description: attr(element, "description"))
         if let cls = attr(element, "class"), let type = attr(element, "type") {
-            p.agent = ResourceAgent(class: ResourceClass(rawValue: cls), provider: attr(element, "provider"), type: type)
+            p.agent = ResourceAgent(
+                class: ResourceClass(rawValue: cls), provider: attr(element, "provider"), type: type)
         }
         for child in childElements(element) {
             switch child.name {
@@ -226,7 +230,9 @@ public enum CIBParser {
                 default: g.members.append(resource(child))
                 }
             }
-            let checked = verified(g, element, shallowExcept: [], render: { CIBRenderer.element(.group($0), shallowChildren: true) }) {
+            let checked = verified(
+                g, element, shallowExcept: [], render: { CIBRenderer.element(.group($0), shallowChildren: true) }
+            ) {
                 $0.verbatim = $1
             }
             return .group(checked)
@@ -244,7 +250,9 @@ public enum CIBParser {
             }
             guard children.count == 1 else { return .opaque(OpaqueXML(element: element)) }
             c.child = children[0]
-            let checked = verified(c, element, shallowExcept: [], render: { CIBRenderer.element(.clone($0), shallowChildren: true) }) {
+            let checked = verified(
+                c, element, shallowExcept: [], render: { CIBRenderer.element(.clone($0), shallowChildren: true) }
+            ) {
                 $0.verbatim = $1
             }
             return .clone(checked)
@@ -314,7 +322,9 @@ public enum CIBParser {
             id: attr(element, "id") ?? "", uname: attr(element, "uname") ?? "", type: attr(element, "type"),
             description: attr(element, "description"))
         for child in childElements(element) {
-            if child.name == "utilization" { n.utilization.append(attributeSet(child)) } else {
+            if child.name == "utilization" {
+                n.utilization.append(attributeSet(child))
+            } else {
                 n.attributes.append(attributeSet(child))
             }
         }
@@ -330,7 +340,8 @@ public enum CIBParser {
     }
 
     static func alert(_ element: XMLElement) -> Alert {
-        var a = Alert(id: attr(element, "id") ?? "", path: attr(element, "path") ?? "", description: attr(element, "description"))
+        var a = Alert(
+            id: attr(element, "id") ?? "", path: attr(element, "path") ?? "", description: attr(element, "description"))
         for child in childElements(element) {
             switch child.name {
             case "select":
@@ -338,9 +349,12 @@ public enum CIBParser {
             case "meta_attributes": a.metaAttributes.append(attributeSet(child))
             case "instance_attributes": a.instanceAttributes.append(attributeSet(child))
             case "recipient":
-                var r = AlertRecipient(id: attr(child, "id"), value: attr(child, "value") ?? "", description: attr(child, "description"))
+                var r = AlertRecipient(
+                    id: attr(child, "id"), value: attr(child, "value") ?? "", description: attr(child, "description"))
                 for sub in childElements(child) {
-                    if sub.name == "meta_attributes" { r.metaAttributes.append(attributeSet(sub)) } else {
+                    if sub.name == "meta_attributes" {
+                        r.metaAttributes.append(attributeSet(sub))
+                    } else {
                         r.instanceAttributes.append(attributeSet(sub))
                     }
                 }

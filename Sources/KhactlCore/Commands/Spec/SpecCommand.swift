@@ -81,7 +81,8 @@ public struct SpecValidate: ParsableCommand {
                     if let l = p.location { o["location"] = l.description }
                     return o
                 }
-                let data = (try? JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys])) ?? Data("[]".utf8)
+                let data =
+                    (try? JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys])) ?? Data("[]".utf8)
                 return SpecCommandResult(
                     stdout: String(decoding: data, as: UTF8.self) + "\n", stderr: "", status: problems.isEmpty ? 0 : 1)
             }
@@ -226,7 +227,8 @@ public struct Export: ParsableCommand {
             text = output.lines.joined(separator: "\n") + "\n"
             notes = output.omitted
         }
-        let stderr = notes.map { "note: not expressible in \(format.rawValue), left out: \($0)" }.joined(separator: "\n")
+        let stderr = notes.map { "note: not expressible in \(format.rawValue), left out: \($0)" }.joined(
+            separator: "\n")
         return SpecCommandResult(stdout: text, stderr: stderr.isEmpty ? "" : stderr + "\n", status: 0)
     }
 
