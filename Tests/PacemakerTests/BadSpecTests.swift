@@ -223,19 +223,19 @@ let badSpecs: [BadSpec] = [
     BadSpec(
         name: "interval that is not a duration",
         yaml: "resources:\n  - {id: x, agent: \"lsb:x\", operations: [{name: monitor, interval: often}]}\n",
-        expected: ["op 'x-monitor-interval-often': interval 'often' is not a duration (like 10s, 1m, 500ms or PT10S)"]),
+        expected: ["bad.yaml:2:42: op 'x-monitor-interval-often': interval 'often' is not a duration (like 10s, 1m, 500ms or PT10S)"]),
     BadSpec(
         name: "timeout with an unknown unit",
         yaml:
             "resources:\n  - {id: x, agent: \"lsb:x\", operations: [{name: monitor, interval: 5s, timeout: 5 days}]}\n",
-        expected: ["op 'x-monitor-interval-5s': timeout '5 days' is not a duration (like 10s, 1m, 500ms or PT10S)"]),
+        expected: ["bad.yaml:2:42: op 'x-monitor-interval-5s': timeout '5 days' is not a duration (like 10s, 1m, 500ms or PT10S)"]),
     BadSpec(
         name: "bad ISO 8601 duration",
         yaml: "resources:\n  - {id: x, agent: \"lsb:x\", operations: [{name: monitor, interval: PT}]}\n",
-        expected: ["op 'x-monitor-interval-PT': interval 'PT' is not a duration (like 10s, 1m, 500ms or PT10S)"]),
+        expected: ["bad.yaml:2:42: op 'x-monitor-interval-PT': interval 'PT' is not a duration (like 10s, 1m, 500ms or PT10S)"]),
     BadSpec(
         name: "op defaults timeout", yaml: "defaults:\n  operations: {timeout: soon}\n",
-        expected: ["op_defaults: timeout 'soon' is not a duration (like 10s, 1m, 500ms or PT10S)"]),
+        expected: ["bad.yaml:2:15: op_defaults: timeout 'soon' is not a duration (like 10s, 1m, 500ms or PT10S)"]),
     BadSpec(
         name: "IPaddr2 with a bad address",
         yaml:
@@ -298,7 +298,7 @@ let badSpecs: [BadSpec] = [
     BadSpec(
         name: "fencing level with an unknown device",
         yaml: "fencing-topology:\n  - {target: n1, index: \"1\", devices: [f1]}\n",
-        expected: ["fencing-level 'fl-n1-1': device 'f1' is not a stonith resource"]),
+        expected: ["bad.yaml:2:5: fencing-level 'fl-n1-1': device 'f1' is not a stonith resource"]),
     BadSpec(
         name: "alert select kind", yaml: "alerts:\n  - {path: /bin/true, select: [nodes, everything]}\n",
         expected: [

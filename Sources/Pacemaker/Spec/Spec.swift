@@ -123,12 +123,14 @@ struct SpecCompiler {
         for (key, _, value) in entries {
             switch key {
             case "properties":
+                locations["properties"] = reader.location(value)
                 let pairs = reader.pairs(value, key)
                 if !pairs.isEmpty { config.properties = [AttributeSet(nvpairs: pairs)] }
             case "defaults":
                 guard let d = reader.mapping(value, key, allowed: ["resources", "operations"]) else { continue }
                 for (k, _, v) in d {
                     let set = [AttributeSet(nvpairs: reader.pairs(v, "defaults.\(k)"))]
+                    locations[k == "resources" ? "rsc_defaults" : "op_defaults"] = reader.location(v)
                     if k == "resources" { config.resourceDefaults = set } else { config.operationDefaults = set }
                 }
             case "nodes":
@@ -196,6 +198,7 @@ struct SpecCompiler {
         var p = Primitive(id: "", agent: nil)
         var cloneNode: (YNode, YNode)?
         var defaultMonitor = true
+        var operationNodes: [(Operation, YNode)] = []
         for (key, keyNode, value) in entries {
             let sub = SpecReader.join(path, key)
             switch key {
@@ -214,8 +217,10 @@ struct SpecCompiler {
             case "meta": p.metaAttributes = sortedSet(value, sub)
             case "utilization": p.utilization = sortedSet(value, sub)
             case "operations":
-                p.operations = (reader.sequence(value, sub) ?? []).enumerated().compactMap {
-                    operation($1, "\(sub)[\($0)]")
+                for (i, item) in (reader.sequence(value, sub) ?? []).enumerated() {
+                    guard let op = operation(item, "\(sub)[\(i)]") else { continue }
+                    p.operations.append(op)
+                    operationNodes.append((op, item))
                 }
             case "clone": cloneNode = (keyNode, value)
             case "default-monitor":
@@ -232,6 +237,10 @@ struct SpecCompiler {
             p.operations += AgentDefaults.monitors(for: agent)
         }
         locations["primitive '\(p.id)'"] = reader.location(node)
+        for (op, opNode) in operationNodes {
+            // The id the assigner will give, unless it collides (then the message has no position).
+            locations["op '\(op.id ?? "\(p.id)-\(op.name)-interval-\(op.interval)")'"] = reader.location(opNode)
+        }
         let resource = Resource.primitive(p)
         if let (_, value) = cloneNode { return wrapInClone(resource, value, SpecReader.join(path, "clone")) }
         return resource
@@ -655,6 +664,7 @@ struct SpecCompiler {
             default: level.index = reader.string(v, sub) ?? ""
             }
         }
+        locations["fencing-level '\(level.id ?? "fl-\(level.target ?? "")-\(level.index)")'"] = reader.location(node)
         return level
     }
 }
