@@ -121,3 +121,32 @@ struct ValidatorTests {
         #expect(!Validator.validate(model).contains { $0.code == "unknown-reference" })
     }
 }
+
+@Suite("Model accessors")
+struct ModelAccessorTests {
+    @Test("clone options read from the clone's meta attributes")
+    func cloneOptions() throws {
+        let spec = try SpecFile.load(path: Paths.pcsFixtures.appendingPathComponent("clone-globally-unique/spec.yaml").path)
+        guard case .clone(let clone) = spec.configuration.resources.first else {
+            Issue.record("expected a clone")
+            return
+        }
+        #expect(clone.id == "u-clone")
+        #expect(clone.globallyUnique == true)
+        #expect(clone.cloneMax == 4)
+        #expect(clone.cloneNodeMax == 2)
+        #expect(clone.interleave == nil)
+        #expect(!clone.isPromotable)
+    }
+
+    @Test("a clone made in code renders like pcs's")
+    func cloneInCode() throws {
+        let haproxy = Primitive(
+            id: "haproxy", agent: ResourceAgent(parsing: "lsb:haproxy"),
+            operations: [Operation(name: "monitor", interval: "2s")])
+        let config = Configuration(resources: [.clone(Clone(of: .primitive(haproxy), meta: ["interleave": "true"]))])
+        let xml = CIBRenderer.renderConfiguration(config)
+        #expect(xml.contains("<nvpair id=\"haproxy-clone-meta_attributes-interleave\" name=\"interleave\" value=\"true\""))
+        #expect(haproxy.parameter("ip") == nil)
+    }
+}

@@ -259,3 +259,33 @@ public enum CIBBoolean {
         ["true", "on", "yes", "y", "1", "false", "off", "no", "n", "0"].contains(value.lowercased())
     }
 }
+
+extension Clone {
+    /// `interleave`: whether instances depend on the peer instances on the same node only (nil when unset).
+    public var interleave: Bool? { metaAttributes.value(of: "interleave").map(CIBBoolean.isTrue) }
+    /// `clone-max`: how many instances run in the cluster (nil when unset or not a number).
+    public var cloneMax: Int? { metaAttributes.value(of: "clone-max").flatMap { Int($0) } }
+    /// `clone-node-max`: how many instances may run on one node.
+    public var cloneNodeMax: Int? { metaAttributes.value(of: "clone-node-max").flatMap { Int($0) } }
+    /// `globally-unique`: whether each instance is distinct.
+    public var globallyUnique: Bool? { metaAttributes.value(of: "globally-unique").map(CIBBoolean.isTrue) }
+    /// `ordered`: whether instances start one after the other.
+    public var ordered: Bool? { metaAttributes.value(of: "ordered").map(CIBBoolean.isTrue) }
+    /// `notify`: whether instances are told before and after actions of the others.
+    public var notify: Bool? { metaAttributes.value(of: "notify").map(CIBBoolean.isTrue) }
+
+    /// A clone of `child` named as pcs names it (`<child>-clone`), with meta attributes in the given order.
+    public init(of child: Resource, meta: KeyValuePairs<String, String> = [:]) {
+        let pairs = meta.map { NVPair(name: $0.key, value: $0.value) }
+        self.init(
+            id: "\(child.id ?? "")-clone", child: child,
+            metaAttributes: pairs.isEmpty ? [] : [AttributeSet(nvpairs: pairs)])
+    }
+}
+
+extension Primitive {
+    /// The value of the resource option (meta attribute) `name`, as Pacemaker reads it (first set wins).
+    public func meta(_ name: String) -> String? { metaAttributes.value(of: name) }
+    /// The value of the agent parameter (instance attribute) `name`.
+    public func parameter(_ name: String) -> String? { instanceAttributes.value(of: name) }
+}
