@@ -223,16 +223,22 @@ let badSpecs: [BadSpec] = [
     BadSpec(
         name: "interval that is not a duration",
         yaml: "resources:\n  - {id: x, agent: \"lsb:x\", operations: [{name: monitor, interval: often}]}\n",
-        expected: ["bad.yaml:2:42: op 'x-monitor-interval-often': interval 'often' is not a duration (like 10s, 1m, 500ms or PT10S)"]),
+        expected: [
+            "bad.yaml:2:42: op 'x-monitor-interval-often': interval 'often' is not a duration (like 10s, 1m, 500ms or PT10S)"
+        ]),
     BadSpec(
         name: "timeout with an unknown unit",
         yaml:
             "resources:\n  - {id: x, agent: \"lsb:x\", operations: [{name: monitor, interval: 5s, timeout: 5 days}]}\n",
-        expected: ["bad.yaml:2:42: op 'x-monitor-interval-5s': timeout '5 days' is not a duration (like 10s, 1m, 500ms or PT10S)"]),
+        expected: [
+            "bad.yaml:2:42: op 'x-monitor-interval-5s': timeout '5 days' is not a duration (like 10s, 1m, 500ms or PT10S)"
+        ]),
     BadSpec(
         name: "bad ISO 8601 duration",
         yaml: "resources:\n  - {id: x, agent: \"lsb:x\", operations: [{name: monitor, interval: PT}]}\n",
-        expected: ["bad.yaml:2:42: op 'x-monitor-interval-PT': interval 'PT' is not a duration (like 10s, 1m, 500ms or PT10S)"]),
+        expected: [
+            "bad.yaml:2:42: op 'x-monitor-interval-PT': interval 'PT' is not a duration (like 10s, 1m, 500ms or PT10S)"
+        ]),
     BadSpec(
         name: "op defaults timeout", yaml: "defaults:\n  operations: {timeout: soon}\n",
         expected: ["bad.yaml:2:15: op_defaults: timeout 'soon' is not a duration (like 10s, 1m, 500ms or PT10S)"]),

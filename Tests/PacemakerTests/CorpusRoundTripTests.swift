@@ -70,3 +70,58 @@ struct CorpusVerifyTests {
         #expect(after.1 == before.1)
     }
 }
+
+@Suite("Unknown XML is kept verbatim in its place")
+struct VerbatimTests {
+    static let cib = """
+        <cib validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0">
+          <configuration>
+            <crm_config>
+              <cluster_property_set id="cib-bootstrap-options">
+                <nvpair id="p1" name="stonith-enabled" value="false" future-attr="x"/>
+              </cluster_property_set>
+            </crm_config>
+            <nodes/>
+            <resources>
+              <primitive id="a" class="ocf" provider="heartbeat" type="Dummy" future="1">
+                <operations><op id="a-m" name="monitor" interval="10s"/></operations>
+              </primitive>
+              <primitive id="b" class="ocf" provider="heartbeat" type="Dummy">
+                <operations>
+                  <op id="b-m" name="monitor" interval="10s">
+                    <instance_attributes id="b-m-ia"><nvpair id="b-m-depth" name="OCF_CHECK_LEVEL" value="10"/></instance_attributes>
+                  </op>
+                </operations>
+              </primitive>
+              <primitive id="c" class="ocf" provider="heartbeat" type="Dummy"><operations/></primitive>
+              <primitive id="d" class="ocf" provider="heartbeat" type="Dummy"><weird id="w1"/></primitive>
+              <group id="g" future="2"><primitive id="e" class="systemd" type="e"/></group>
+              <clone id="k"><primitive id="f" class="systemd" type="f"/><primitive id="f2" class="systemd" type="f2"/></clone>
+              <bundle id="bu"><docker image="x"/><primitive id="inside" class="ocf" provider="heartbeat" type="Dummy"/></bundle>
+            </resources>
+            <constraints>
+              <rsc_order id="o1" first="a" then="inside" kind="Sometimes"/>
+              <rsc_ticket id="t1" rsc="a" ticket="T"/>
+            </constraints>
+            <tags><tag id="tg"><obj_ref id="a"/></tag></tags>
+          </configuration>
+          <status/>
+        </cib>
+        """
+
+    @Test("each unknown attribute or child keeps exactly its element verbatim, and nothing is lost")
+    func verbatim() throws {
+        let config = try CIBParser.parse(xml: Self.cib).configuration
+        #expect(
+            try canonicalConfiguration(ofCIB: CIBRenderer.render(config)) == canonicalConfiguration(ofCIB: Self.cib))
+        #expect(
+            verbatimObjects(config) == [
+                "primitive 'a'", "op 'b-m'", "primitive 'c'", "primitive 'd'", "group 'g'", "clone 'k'", "bundle 'bu'",
+                "order",
+                "rsc_ticket 't1'", "set 'cib-bootstrap-options'",
+            ])
+        // Even verbatim, objects keep their ids for validation: the order into the bundle resolves.
+        #expect(!Validator.validate(config).contains { $0.code == "unknown-reference" })
+        #expect(config.otherSections.map(\.name) == ["tags"])
+    }
+}

@@ -126,7 +126,8 @@ struct ValidatorTests {
 struct ModelAccessorTests {
     @Test("clone options read from the clone's meta attributes")
     func cloneOptions() throws {
-        let spec = try SpecFile.load(path: Paths.pcsFixtures.appendingPathComponent("clone-globally-unique/spec.yaml").path)
+        let spec = try SpecFile.load(
+            path: Paths.pcsFixtures.appendingPathComponent("clone-globally-unique/spec.yaml").path)
         guard case .clone(let clone) = spec.configuration.resources.first else {
             Issue.record("expected a clone")
             return
@@ -146,7 +147,8 @@ struct ModelAccessorTests {
             operations: [Operation(name: "monitor", interval: "2s")])
         let config = Configuration(resources: [.clone(Clone(of: .primitive(haproxy), meta: ["interleave": "true"]))])
         let xml = CIBRenderer.renderConfiguration(config)
-        #expect(xml.contains("<nvpair id=\"haproxy-clone-meta_attributes-interleave\" name=\"interleave\" value=\"true\""))
+        #expect(
+            xml.contains("<nvpair id=\"haproxy-clone-meta_attributes-interleave\" name=\"interleave\" value=\"true\""))
         #expect(haproxy.parameter("ip") == nil)
     }
 }

@@ -146,6 +146,27 @@ public enum CIBParser {
         element.attribute(forName: name)?.stringValue
     }
 
+    /// Whether `element` has no attribute outside `allowed`.
+    static func hasOnly(_ element: XMLElement, attributes allowed: Set<String>) -> Bool {
+        (element.attributes ?? []).allSatisfy { allowed.contains($0.name ?? "") }
+    }
+
+    /// Whether `element` has no child element and no text but whitespace (comments are ignored, as canonically).
+    static func isLeaf(_ element: XMLElement) -> Bool {
+        (element.children ?? []).allSatisfy { child in
+            child.kind == .comment
+                || (child.kind == .text
+                    && (child.stringValue ?? "").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+        }
+    }
+
+    /// Whether `element`'s own text children are all whitespace.
+    static func hasNoText(_ element: XMLElement) -> Bool {
+        (element.children ?? []).allSatisfy { child in
+            child.kind != .text || (child.stringValue ?? "").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+        }
+    }
+
     /// Attributes other than `known`, in document order.
     static func otherAttributes(_ element: XMLElement, known: Set<String>) -> [NVPair] {
         (element.attributes ?? []).compactMap { a in
@@ -183,6 +204,14 @@ public enum CIBParser {
             NVPair(id: attr(nv, "id"), name: attr(nv, "name") ?? "", value: attr(nv, "value"))
         }
         let set = AttributeSet(id: attr(element, "id"), score: attr(element, "score"), nvpairs: pairs)
+        // The common case, provably reproduced by the typed set: skip rendering it to compare.
+        let plain =
+            hasOnly(element, attributes: ["id", "score"])
+            && childElements(element).allSatisfy { nv in
+                nv.name == "nvpair" && attr(nv, "name") != nil && hasOnly(nv, attributes: ["id", "name", "value"])
+                    && isLeaf(nv)
+            }
+        if plain && hasNoText(element) { return set }
         return verified(set, element, render: { CIBRenderer.attributeSet($0, tag: element.name ?? "") }) {
             $0.verbatim = $1
         }
@@ -193,6 +222,8 @@ public enum CIBParser {
             id: attr(element, "id"), name: attr(element, "name") ?? "", interval: attr(element, "interval") ?? "",
             timeout: attr(element, "timeout"), role: attr(element, "role"), onFail: attr(element, "on-fail"),
             otherAttributes: otherAttributes(element, known: ["id", "name", "interval", "timeout", "role", "on-fail"]))
+        // Every attribute is captured; an op without children is reproduced exactly.
+        if attr(element, "name") != nil && attr(element, "interval") != nil && isLeaf(element) { return op }
         return verified(op, element, render: CIBRenderer.element) { $0.verbatim = $1 }
     }
 
@@ -213,6 +244,24 @@ public enum CIBParser {
             default: break  // the verification below keeps the whole primitive verbatim
             }
         }
+        // The common case needs no rendering: known attributes, known children (each verified on its own), one
+        // <operations> holding only ops.
+        let children = childElements(element)
+        let operations = children.filter { $0.name == "operations" }
+        let plain =
+            attr(element, "id") != nil && p.agent != nil
+            && hasOnly(element, attributes: ["id", "class", "type", "provider", "description"])
+            && children.allSatisfy {
+                ["instance_attributes", "meta_attributes", "utilization", "operations"].contains($0.name ?? "")
+            }
+            && operations.count <= 1
+            && operations.allSatisfy { ops in
+                // An empty <operations/> without id is not rendered back: leave that to the full comparison.
+                hasOnly(ops, attributes: ["id"]) && hasNoText(ops) && childElements(ops).allSatisfy { $0.name == "op" }
+                    && (attr(ops, "id") != nil || !childElements(ops).isEmpty)
+            }
+            && hasNoText(element)
+        if plain { return p }
         // Attribute sets and ops were verified one by one; the <operations> wrapper is compared in full.
         return verified(p, element, shallowExcept: ["operations"], render: CIBRenderer.element) { $0.verbatim = $1 }
     }
@@ -229,6 +278,11 @@ public enum CIBParser {
                 case "instance_attributes": g.instanceAttributes.append(attributeSet(child))
                 default: g.members.append(resource(child))
                 }
+            }
+            // Every child becomes a member or a set (each verified on its own): only the group's own attributes
+            // can be lost.
+            if attr(element, "id") != nil && hasOnly(element, attributes: ["id", "description"]) && hasNoText(element) {
+                return .group(g)
             }
             let checked = verified(
                 g, element, shallowExcept: [], render: { CIBRenderer.element(.group($0), shallowChildren: true) }
@@ -250,6 +304,9 @@ public enum CIBParser {
             }
             guard children.count == 1 else { return .opaque(OpaqueXML(element: element)) }
             c.child = children[0]
+            if attr(element, "id") != nil && hasOnly(element, attributes: ["id", "description"]) && hasNoText(element) {
+                return .clone(c)
+            }
             let checked = verified(
                 c, element, shallowExcept: [], render: { CIBRenderer.element(.clone($0), shallowChildren: true) }
             ) {
