@@ -143,7 +143,9 @@ struct PCSRenderer {
         if force { argv.append("--force") }
         commands.append(argv)
         if !p.operations.contains(where: { $0.name == "monitor" }) {
-            omitted.append("primitive '\(p.id)': has no monitor operation (pcs adds one)")
+            // pcs adds a monitor to every new resource; take it away again. (With no operation left, pcs keeps an
+            // empty <operations/>, which means the same as none.)
+            commands.append(["resource", "op", "delete", p.id, "monitor"])
         }
         let util = first(p.utilization)
         if !util.isEmpty { commands.append(["resource", "utilization", p.id] + Self.kv(util)) }
