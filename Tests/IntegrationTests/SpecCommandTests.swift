@@ -80,3 +80,19 @@ struct SpecCommandTests {
         #expect(SpecSchema.json.contains("\"$schema\""))
     }
 }
+
+@Suite("khactl spec validate: warnings")
+struct SpecCommandWarningTests {
+    @Test("a misspelt clone option is a warning: printed, but the spec is valid")
+    func warning() throws {
+        let path = NSTemporaryDirectory() + "khactl-spec-\(UUID().uuidString).yaml"
+        try "resources:\n  - {id: x, agent: \"lsb:x\", clone: {interleve: \"true\"}}\n".write(
+            toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try SpecValidate.parse([path]).result()
+        #expect(result.status == 0)
+        #expect(
+            result.stderr
+                == "warning: \(path):2:36: clone 'x-clone': meta attribute 'interleve' is not one Pacemaker reads (a typo?)\n")
+    }
+}

@@ -280,6 +280,9 @@ let badSpecs: [BadSpec] = [
             "bad.yaml:2:5: primitive 'x': meta attribute 'clone-max' has no effect here: set it on clone 'x-clone' instead"
         ]),
     BadSpec(
+        name: "misspelt clone option (a warning)", yaml: "resources:\n  - {id: x, agent: \"lsb:x\", clone: {interleve: \"true\"}}\n",
+        expected: ["bad.yaml:2:36: clone 'x-clone': meta attribute 'interleve' is not one Pacemaker reads (a typo?)"]),
+    BadSpec(
         name: "notify on a group",
         yaml:
             "resources:\n  - {group: g, meta: {ordered: \"false\", notify: \"true\"}, resources: [{id: x, agent: \"lsb:x\"}]}\n",

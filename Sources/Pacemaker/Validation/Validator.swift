@@ -14,13 +14,26 @@ public struct ValidationProblem: Hashable, Sendable, CustomStringConvertible {
     public var message: String
     /// Where the object is written, when it came from a spec file.
     public var location: SpecLocation?
+    /// Whether the problem makes the configuration wrong (`error`) or only suspicious (`warning`).
+    public var severity: Severity
+
+    /// How bad a problem is.
+    public enum Severity: String, Hashable, Sendable {
+        /// The configuration is wrong: do not apply it.
+        case error
+        /// Probably a mistake (an unknown meta attribute name), but Pacemaker accepts it.
+        case warning
+    }
 
     /// Creates a problem.
-    public init(code: String, object: String, message: String, location: SpecLocation? = nil) {
+    public init(
+        code: String, object: String, message: String, location: SpecLocation? = nil, severity: Severity = .error
+    ) {
         self.code = code
         self.object = object
         self.message = message
         self.location = location
+        self.severity = severity
     }
 
     /// `[file:line:column: ]object: message`.
@@ -43,6 +56,16 @@ public enum Validator {
         "interleave", "clone-max", "clone-node-max", "clone-min", "globally-unique", "promotable", "ordered",
         "notify", "promoted-max", "promoted-node-max",
     ]
+    /// Meta attribute names Pacemaker 2.1 reads on resources (clone, promotable and group options included);
+    /// other names get an `unknown-meta` warning, which catches typos like `interleve`.
+    public static let knownMeta: Set<String> = cloneOnlyMeta.union([
+        "priority", "critical", "target-role", "is-managed", "maintenance", "resource-stickiness", "requires",
+        "migration-threshold", "failure-timeout", "multiple-active", "allow-migrate", "allow-unhealthy-nodes",
+        "container-attribute-target", "remote-node", "remote-port", "remote-addr", "remote-connect-timeout",
+        "remote-allow-migrate", "collocated", "master-max", "master-node-max", "description", "record-pending",
+        "resource-failure-stickiness", "restart-type", "is_managed", "resource_stickiness", "target_role",
+        "multiple_active", "migration_threshold", "failure_timeout", "allow_migrate",
+    ])
     /// Role names Pacemaker 2.1 accepts.
     public static let roles: Set<String> = ["Started", "Stopped", "Promoted", "Unpromoted", "Master", "Slave"]
     /// Resource actions an order constraint may name.
@@ -155,6 +178,16 @@ private struct Checker {
 
     mutating func add(_ code: String, _ object: String, _ message: String) {
         problems.append(ValidationProblem(code: code, object: object, message: message))
+    }
+
+    mutating func warn(_ code: String, _ object: String, _ message: String) {
+        problems.append(ValidationProblem(code: code, object: object, message: message, severity: .warning))
+    }
+
+    mutating func checkMetaNames(_ sets: [AttributeSet], _ object: String) {
+        for pair in sets.allPairs where !Validator.knownMeta.contains(pair.name) {
+            warn("unknown-meta", object, "meta attribute '\(pair.name)' is not one Pacemaker reads (a typo?)")
+        }
     }
 
     mutating func run() {
@@ -299,6 +332,7 @@ private struct Checker {
                 checkResource(member, parent: r)
             }
             checkSets(g.metaAttributes, "meta_attributes", owner: object)
+            checkMetaNames(g.metaAttributes, object)
             checkSets(g.instanceAttributes, "instance_attributes", owner: object)
             checkCloneOnlyMeta(g.metaAttributes, object, parent: parent, exempt: ["ordered"])
         case .clone(let c):
@@ -311,6 +345,7 @@ private struct Checker {
                 add("invalid-nesting", object, "is inside \(parent!.elementName) '\(parent!.id ?? "")'")
             }
             checkSets(c.metaAttributes, "meta_attributes", owner: object)
+            checkMetaNames(c.metaAttributes, object)
             checkSets(c.instanceAttributes, "instance_attributes", owner: object)
             for pair in c.metaAttributes.allPairs {
                 if ["interleave", "globally-unique", "promotable", "ordered", "notify"].contains(pair.name),
@@ -371,6 +406,7 @@ private struct Checker {
         if let d = p.description { checkText(d, object, "description") }
         checkSets(p.instanceAttributes, "instance_attributes", owner: object)
         checkSets(p.metaAttributes, "meta_attributes", owner: object)
+        checkMetaNames(p.metaAttributes, object)
         checkSets(p.utilization, "utilization", owner: object)
         checkCloneOnlyMeta(p.metaAttributes, object, parent: parent)
         var seenOps: Set<String> = []

@@ -75,20 +75,25 @@ public struct SpecValidate: ParsableCommand {
             return loadFailure(error)
         case .success(let spec):
             let problems = Validator.validate(spec)
+            // Warnings (unknown meta attribute names) are printed but do not fail the command.
+            let errors = problems.filter { $0.severity == .error }
             if json {
                 let objects = problems.map { p -> [String: String] in
-                    var o = ["code": p.code, "object": p.object, "message": p.message]
+                    var o = [
+                        "code": p.code, "object": p.object, "message": p.message, "severity": p.severity.rawValue,
+                    ]
                     if let l = p.location { o["location"] = l.description }
                     return o
                 }
                 let data =
                     (try? JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys])) ?? Data("[]".utf8)
                 return SpecCommandResult(
-                    stdout: String(decoding: data, as: UTF8.self) + "\n", stderr: "", status: problems.isEmpty ? 0 : 1)
+                    stdout: String(decoding: data, as: UTF8.self) + "\n", stderr: "", status: errors.isEmpty ? 0 : 1)
             }
             if problems.isEmpty { return SpecCommandResult(stdout: "\(file): valid\n", stderr: "", status: 0) }
-            let lines = problems.map { "error: \($0)" }.joined(separator: "\n")
-            let summary = "\(problems.count) problem\(problems.count == 1 ? "" : "s") in \(file)"
+            let lines = problems.map { "\($0.severity.rawValue): \($0)" }.joined(separator: "\n")
+            if errors.isEmpty { return SpecCommandResult(stdout: "\(file): valid\n", stderr: lines + "\n", status: 0) }
+            let summary = "\(errors.count) problem\(errors.count == 1 ? "" : "s") in \(file)"
             return SpecCommandResult(stdout: "", stderr: lines + "\n" + summary + "\n", status: 1)
         }
     }
@@ -206,8 +211,10 @@ public struct Export: ParsableCommand {
         case .success(let loaded): spec = loaded
         }
         let problems = Validator.validate(spec)
-        if !problems.isEmpty && !force {
-            let lines = problems.map { "error: \($0)" }.joined(separator: "\n")
+        let warnings = problems.filter { $0.severity == .warning }.map { "warning: \($0)" }
+        let errors = problems.filter { $0.severity == .error }
+        if !errors.isEmpty && !force {
+            let lines = (errors.map { "error: \($0)" } + warnings).joined(separator: "\n")
             return SpecCommandResult(
                 stdout: "", stderr: lines + "\nnothing rendered: fix the spec, or pass --force\n", status: 1)
         }
@@ -227,8 +234,8 @@ public struct Export: ParsableCommand {
             text = output.lines.joined(separator: "\n") + "\n"
             notes = output.omitted
         }
-        let stderr = notes.map { "note: not expressible in \(format.rawValue), left out: \($0)" }.joined(
-            separator: "\n")
+        let stderr = (warnings + notes.map { "note: not expressible in \(format.rawValue), left out: \($0)" })
+            .joined(separator: "\n")
         return SpecCommandResult(stdout: text, stderr: stderr.isEmpty ? "" : stderr + "\n", status: 0)
     }
 
