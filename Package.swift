@@ -21,7 +21,8 @@ let package = Package(
         ),
         // Typed, async Swift over CPG, quorum, votequorum and cmap. The only importer of CCorosync.
         .target(name: "Corosync", dependencies: ["CCorosync"]),
-        // Pure value model of the CIB configuration + spec files, validation, XML/pcs/crmsh rendering. No I/O.
+        // Pure value model of the CIB configuration + spec files, validation, XML/pcs/crmsh rendering. No I/O
+        // beyond reading a spec file.
         .target(name: "Pacemaker", dependencies: [.product(name: "Yams", package: "Yams")]),
         // The features as a library: every CLI command is a testable type here.
         .target(
