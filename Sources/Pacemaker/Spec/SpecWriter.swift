@@ -124,7 +124,8 @@ struct SpecWriter {
     }
 
     mutating func primitiveEntries(_ p: Primitive) -> [Entry]? {
-        guard p.verbatim == nil, let agent = p.agent else {
+        // An agent the spec's `agent` key cannot spell (ocf without a provider) stays in the CIB only.
+        guard p.verbatim == nil, let agent = p.agent, ResourceAgent(parsing: agent.description) == agent else {
             note("primitive '\(p.id)'")
             return nil
         }
