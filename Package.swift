@@ -7,12 +7,14 @@ let package = Package(
     products: [
         .library(name: "Corosync", targets: ["Corosync"]),
         .library(name: "ClusterExec", targets: ["ClusterExec"]),
+        .library(name: "Pacemaker", targets: ["Pacemaker"]),
         .executable(name: "khactl", targets: ["khactl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // The C boundary: module map and shim header over corosync's client libraries.
@@ -31,12 +33,16 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        // Pure value model of the CIB configuration + spec files, validation, XML/pcs/crmsh rendering. No I/O
+        // beyond reading a spec file.
+        .target(name: "Pacemaker", dependencies: [.product(name: "Yams", package: "Yams")]),
         // The features as a library: every CLI command is a testable type here.
         .target(
             name: "KhactlCore",
             dependencies: [
                 "Corosync",
                 "ClusterExec",
+                "Pacemaker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -45,6 +51,8 @@ let package = Package(
         // A CPG group member in its own process, for the multi-process CPG tests.
         .executableTarget(name: "cpg-peer", dependencies: ["Corosync"], path: "Tests/Support/cpg-peer"),
         .testTarget(name: "CorosyncTests", dependencies: ["Corosync"]),
+        // Reads Fixtures/ and ../shared/corpora from the package root (computed from #filePath).
+        .testTarget(name: "PacemakerTests", dependencies: ["Pacemaker"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["Corosync", "KhactlCore"]
