@@ -46,6 +46,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The resource graph benchmark, run by Scripts/bench.sh.
+        .executableTarget(name: "khactl-bench", dependencies: ["Pacemaker"]),
         // @main and nothing else.
         .executableTarget(name: "khactl", dependencies: ["KhactlCore"]),
         // A CPG group member in its own process, for the multi-process CPG tests.

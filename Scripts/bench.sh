@@ -16,7 +16,12 @@ done
 
 bash Scripts/install-deps.sh >/dev/null
 swift build -c release --product khactl >/dev/null
+swift build -c release --product khactl-bench >/dev/null
 khactl=$(swift build -c release --show-bin-path)/khactl
+
+echo "== resource graph (validate + render, parse) =="
+"$(swift build -c release --show-bin-path)/khactl-bench"
+echo "== lab and drills =="
 export KHACTL_LAB_ROOT
 KHACTL_LAB_ROOT=$(mktemp -d /tmp/khactl-bench.XXXXXX)
 trap '"$khactl" lab down --name bench >/dev/null 2>&1 || true; rm -rf "$KHACTL_LAB_ROOT"' EXIT

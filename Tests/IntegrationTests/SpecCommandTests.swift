@@ -17,7 +17,7 @@ struct SpecCommandTests {
 
     @Test("spec validate accepts the issue example")
     func validateGood() throws {
-        let command = try SpecValidate.parse([Self.fixtures.appendingPathComponent("issue-example/spec.yaml").path])
+        let command = try SpecValidate.parse(["-f", Self.fixtures.appendingPathComponent("issue-example/spec.yaml").path])
         let result = command.result()
         #expect(result.status == 0)
         #expect(result.stdout.hasSuffix("spec.yaml: valid\n"))
@@ -29,7 +29,7 @@ struct SpecCommandTests {
             "resources:\n  - {id: vip, agent: \"ocf:heartbeat:IPaddr2\", params: {ip: 10.0.0.300, cidr_netmask: \"40\"}}\n",
             suffix: ".yaml")
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let result = try SpecValidate.parse([path]).result()
+        let result = try SpecValidate.parse(["-f", path]).result()
         #expect(result.status == 1)
         #expect(
             result.stderr == """
@@ -45,7 +45,7 @@ struct SpecCommandTests {
         let path = try Self.temporary(
             "resources:\n  - {id: x, agent: \"lsb:x\", meta: {interleave: \"true\"}}\n", suffix: ".yaml")
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let result = try SpecValidate.parse([path, "--json"]).result()
+        let result = try SpecValidate.parse(["-f", path, "--json"]).result()
         #expect(result.status == 1)
         let decoded = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: String]]
         #expect(decoded?.map { $0["code"] } == ["clone-meta-on-non-clone"])
@@ -54,7 +54,7 @@ struct SpecCommandTests {
     @Test("export --format pcs prints the pcs script; a bad spec renders nothing")
     func exportPCS() throws {
         let good = try Export.parse([
-            Self.fixtures.appendingPathComponent("vip-monitor-30s/spec.yaml").path, "--format", "pcs",
+            "-f", Self.fixtures.appendingPathComponent("vip-monitor-30s/spec.yaml").path, "--format", "pcs",
         ])
         #expect(
             good.result().stdout
@@ -62,7 +62,7 @@ struct SpecCommandTests {
         )
         let path = try Self.temporary("resources:\n  - {id: \"1x\", agent: \"lsb:x\"}\n", suffix: ".yaml")
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let bad = try Export.parse([path, "--format", "cib"]).result()
+        let bad = try Export.parse(["-f", path, "--format", "xml"]).result()
         #expect(bad.status == 1 && bad.stdout.isEmpty)
     }
 
@@ -89,7 +89,7 @@ struct SpecCommandWarningTests {
         try "resources:\n  - {id: x, agent: \"lsb:x\", clone: {interleve: \"true\"}}\n".write(
             toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let result = try SpecValidate.parse([path]).result()
+        let result = try SpecValidate.parse(["-f", path]).result()
         #expect(result.status == 0)
         #expect(
             result.stderr

@@ -58,7 +58,7 @@ public struct SpecValidate: ParsableCommand {
     )
 
     /// The spec file (YAML or JSON).
-    @Argument(help: "The spec file (YAML or JSON).")
+    @Option(name: [.customShort("f"), .customLong("file")], help: "The spec file (YAML or JSON).")
     public var file: String
 
     /// Print the problems as a JSON array instead of lines.
@@ -128,9 +128,9 @@ public struct SpecFromCIB: ParsableCommand {
         discussion: "What the spec format cannot express is listed on stderr; it stays in the CIB untouched."
     )
 
-    /// The CIB file, or `-` for standard input.
-    @Argument(help: "The CIB file, or - for standard input.")
-    public var file: String = "-"
+    /// The CIB file, `-` for standard input, or nil for the live cluster's CIB (`cibadmin -Q`).
+    @Option(name: .customLong("cib-file"), help: "A CIB file, or - for standard input (default: the live CIB, cibadmin -Q).")
+    public var file: String?
 
     /// Creates the command with default options (ArgumentParser fills them in).
     public init() {}
@@ -151,21 +151,52 @@ public struct SpecFromCIB: ParsableCommand {
     /// Runs the command: prints its output and exits non-zero on failure.
     public func run() throws {
         let data: Data
-        if file == "-" {
+        switch file {
+        case nil:
+            data = try Self.liveCIB()
+        case "-":
             data = FileHandle.standardInput.readDataToEndOfFile()
-        } else {
-            guard let contents = FileManager.default.contents(atPath: file) else {
-                throw ValidationError("cannot read \(file)")
+        case let path?:
+            guard let contents = FileManager.default.contents(atPath: path) else {
+                throw ValidationError("cannot read \(path)")
             }
             data = contents
         }
-        try Self.result(cibData: data, name: file == "-" ? "<stdin>" : file).emit()
+        try Self.result(cibData: data, name: file.map { $0 == "-" ? "<stdin>" : $0 } ?? "the live CIB").emit()
+    }
+
+    /// `cibadmin -Q`: the live cluster's CIB.
+    static func liveCIB() throws -> Data {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/cibadmin")
+        process.arguments = ["-Q"]
+        let output = Pipe()
+        let error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        do {
+            try process.run()
+        } catch {
+            throw CLIError("cannot run cibadmin -Q: \(error)")
+        }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let message = error.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw CLIError(
+                "cibadmin -Q exited \(process.terminationStatus): "
+                    + String(decoding: message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                    + " (is pacemaker running here? --cib-file FILE reads a file instead)")
+        }
+        return data
     }
 }
 
 /// What `khactl export` writes.
 public enum ExportFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
-    /// A complete CIB document (configuration + empty status).
+    /// A complete CIB document (configuration + empty status) that `crm_verify -x` accepts.
+    case xml
+    /// The same as `xml`.
     case cib
     /// The `<configuration>` section only.
     case configuration
@@ -185,12 +216,12 @@ public struct Export: ParsableCommand {
     )
 
     /// The spec file.
-    @Argument(help: "The spec file (YAML or JSON).")
+    @Option(name: [.customShort("f"), .customLong("file")], help: "The spec file (YAML or JSON).")
     public var file: String
 
     /// The output format.
-    @Option(name: .long, help: "cib, configuration, pcs or crmsh.")
-    public var format: ExportFormat = .cib
+    @Option(name: .long, help: "xml (a whole CIB), configuration, pcs or crmsh.")
+    public var format: ExportFormat = .xml
 
     /// For `pcs`: address a CIB file (`pcs -f FILE`) instead of the live cluster.
     @Option(name: .customLong("cib-file"), help: "With --format pcs: run the commands on this CIB file (pcs -f).")
@@ -221,7 +252,7 @@ public struct Export: ParsableCommand {
         var notes: [String] = []
         let text: String
         switch format {
-        case .cib:
+        case .xml, .cib:
             text = CIBRenderer.render(spec.configuration)
         case .configuration:
             text = CIBRenderer.renderConfiguration(spec.configuration) + "\n"
