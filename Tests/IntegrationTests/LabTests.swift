@@ -100,7 +100,7 @@ struct LabTests {
         #expect(drill["dualActiveSamples"] as? Int == 0)
         let failover = try #require(drill["failover"] as? [String: Any])
         let median = try #require(failover["median"] as? Double)
-        #expect(median > 0.5 && median < 20, "failover median \(median) s")
+        #expect(median > 0.5 && median < 10, "failover median \(median) s")
 
         let down = try root.run(["lab", "down"])
         #expect(down.status == 0)

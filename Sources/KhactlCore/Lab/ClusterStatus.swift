@@ -1,4 +1,5 @@
 import ClusterExec
+import Pacemaker
 import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
@@ -41,6 +42,7 @@ public struct ClusterStatus: Hashable, Sendable {
 
     /// Parses `crm_mon --output-as=xml`.
     public init(xml: String) throws {
+        try WellFormedXML.check(Data(xml.utf8))
         let document = try XMLDocument(xmlString: xml, options: [])
         func attribute(_ element: XMLElement, _ name: String) -> String? { element.attribute(forName: name)?.stringValue }
         let dcElement = try document.nodes(forXPath: "//summary/current_dc").first as? XMLElement

@@ -166,6 +166,10 @@ extension Lab {
         var script = [
             "link set lo up",
             "link add br0 type bridge forward_delay 0",
+            // A bridge takes the lowest MAC of its ports unless given one; nodes come and go, and a MAC
+            // that changes under the BMC and client addresses leaves stale ARP entries in every node
+            // (fencing then hangs for the ARP timeout, about 30 s).
+            "link set br0 address 02:00:c6:12:00:02",
             "link set br0 up",
             "address add \(LabNetwork.client)/\(LabNetwork.prefix) dev br0",
         ]

@@ -122,6 +122,13 @@ extension Lab {
             let victim = try await waitForResource(options.resource, timeout: options.roundTimeout)
             let nodeCount = try state().nodes.count
             try await waitUntilOnline(count: nodeCount, timeout: options.roundTimeout)
+            // Every node online is not yet a settled cluster (a node that just joined is still being
+            // probed); crm_resource --wait returns once the DC has no actions pending.
+            if let survivor = try state().nodes.first(where: { $0.name != victim && $0.initProcess?.isAlive == true }) {
+                try await runner.check(try nodeCommand(survivor.index, ["crm_resource", "--wait", "--timeout", "60s"], timeout: .seconds(70)))
+            }
+            let victimNow = try await waitForResource(options.resource, timeout: options.roundTimeout)
+            guard victimNow == victim else { throw LabError("round \(round): \(options.resource) moved from \(victim) to \(victimNow) while the cluster settled") }
             guard let victimIndex = Int(victim.dropFirst(4)) else { throw LabError("unexpected node name \(victim)") }
             progress("round \(round): \(options.mode.rawValue) \(victim), which holds \(options.resource)")
 

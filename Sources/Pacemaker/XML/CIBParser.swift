@@ -75,6 +75,7 @@ public enum CIBParser {
     public static func parse(data: Data) throws -> CIB {
         let document: XMLDocument
         do {
+            try WellFormedXML.check(data)
             document = try XMLDocument(data: data, options: [])
         } catch {
             throw CIBParseError(code: "malformedXML", message: "the CIB is not well-formed XML", underlying: "\(error)")

@@ -1,0 +1,39 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// XML that is not well-formed, with where the parser stopped.
+public struct MalformedXMLError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// 1-based line, 0 when unknown.
+    public let line: Int
+    /// 1-based column, 0 when unknown.
+    public let column: Int
+    /// What is wrong.
+    public let reason: String
+
+    /// `line L, column C: reason`.
+    public var description: String {
+        line > 0 ? "not well-formed XML at line \(line), column \(column): \(reason)" : "not well-formed XML: \(reason)"
+    }
+}
+
+/// A strict well-formedness check to run before `XMLDocument`.
+///
+/// On Linux, FoundationXML's `XMLDocument` recovers from malformed input silently (`<a><b></a>` reads as
+/// `<a><b/></a>`) and crashes on empty input; a CIB read that way could lose or invent configuration.
+/// `XMLParser` reports the first error instead.
+public enum WellFormedXML {
+    /// Throws ``MalformedXMLError`` unless `data` is one well-formed XML document.
+    public static func check(_ data: Data) throws(MalformedXMLError) {
+        guard data.contains(where: { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0a || $0 == 0x0d) }) else {
+            throw MalformedXMLError(line: 0, column: 0, reason: "the input is empty")
+        }
+        let parser = XMLParser(data: data)
+        let parsed = parser.parse()
+        if !parsed || parser.parserError != nil {
+            let code = (parser.parserError as NSError?)?.code ?? -1
+            throw MalformedXMLError(line: parser.lineNumber, column: parser.columnNumber, reason: "parser error \(code)")
+        }
+    }
+}
