@@ -69,6 +69,13 @@ struct LabTests {
         let onlineCount = crm.stdout.matches(of: #/<node name="node\d" id="\d" online="true"/#).count
         #expect(onlineCount == 3, "crm_mon: \(crm.stdout.prefix(2000))")
         #expect(crm.stdout.contains(#"with_quorum="true""#))
+        // khactl status, inside a node: the same from crm_mon's XML.
+        let status0 = try root.json(["lab", "exec", "node3", "--", productsDirectory.appendingPathComponent("khactl").path, "status", "--output", "json"])
+        let statusNodes0 = try #require(status0["nodes"] as? [[String: Any]])
+        #expect(statusNodes0.filter { $0["online"] as? Bool == true }.count == 3)
+        #expect(status0["quorate"] as? Bool == true)
+        let statusResources = try #require(status0["resources"] as? [[String: Any]])
+        #expect(statusResources.contains { $0["id"] as? String == "vip" && $0["role"] as? String == "Started" })
         // corosync's view through khactl's own bindings, inside a node: 3 votes, quorum 2.
         let members = try root.json(["lab", "exec", "node1", "--", productsDirectory.appendingPathComponent("khactl").path, "members", "--output", "json"])
         let memberList = try #require(members["members"] as? [[String: Any]])
