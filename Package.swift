@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "PacemakerTests", dependencies: ["Pacemaker"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Corosync", "KhactlCore"]
+            dependencies: ["Corosync", "ClusterExec", "KhactlCore"]
         ),
     ]
 )

@@ -85,18 +85,8 @@ struct ProcStat {
 public enum Daemon {
     /// Starts `command` detached and returns its identity.
     public static func spawn(_ command: Command, log: String) throws(CommandError) -> ProcessIdentity {
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
+        var attributes = SpawnAttributes.clean(newSession: true)
         defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        // POSIX_SPAWN_SETSID (0x80) is a glibc extension the Swift importer does not always see.
-        let setsid: Int32 = 0x80
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | setsid))
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -154,16 +144,8 @@ public final class StreamingProcess: Sendable {
     public init(_ command: Command, onLine: @escaping @Sendable (String) -> Void) throws(CommandError) {
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { throw CommandError(command: command, reason: .launchFailed("pipe failed")) }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
+        var attributes = SpawnAttributes.clean(newSession: true)
         defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | 0x80 /* SETSID */))
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -224,5 +206,27 @@ public enum SpawnFileActions {
         guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return }
         let closeFrom = unsafeBitCast(symbol, to: CloseFrom.self)
         _ = closeFrom(&actions, 3)
+    }
+}
+
+/// posix_spawn attributes for every process khactl starts.
+public enum SpawnAttributes {
+    /// Attributes with an empty signal mask and default dispositions for every signal, as a service
+    /// manager starts a daemon (a child otherwise inherits the spawning thread's mask, and threads of
+    /// Dispatch and of test runners block most signals: such a corosync ignores SIGTERM), optionally in
+    /// a new session. The caller destroys them with `posix_spawnattr_destroy`.
+    public static func clean(newSession: Bool) -> posix_spawnattr_t {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        // POSIX_SPAWN_SETSID (0x80) is a glibc extension the Swift importer does not always see.
+        let session: Int32 = newSession ? 0x80 : 0
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | session))
+        return attributes
     }
 }

@@ -1,3 +1,4 @@
+import ClusterExec
 import Foundation
 
 /// A daemon started for a test with a clean signal state.
@@ -12,16 +13,8 @@ struct ChildProcess: Sendable {
     static func spawn(
         _ executable: String, _ arguments: [String], log: String? = nil, environment: [String: String] = [:]
     ) throws -> ChildProcess {
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
+        var attributes = SpawnAttributes.clean(newSession: false)
         defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
