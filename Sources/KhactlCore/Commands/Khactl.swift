@@ -9,7 +9,7 @@ public struct Khactl: AsyncParsableCommand {
         commandName: "khactl",
         abstract: "Make a bare-metal Kubernetes control plane highly available with Corosync and Pacemaker.",
         version: version,
-        subcommands: [Members.self, Watch.self, Status.self, SpecCommand.self, Export.self, LabCommand.self]
+        subcommands: [Members.self, Watch.self, Status.self, SpecCommand.self, Export.self, Keygen.self, LabCommand.self]
     )
 
     public init() {}

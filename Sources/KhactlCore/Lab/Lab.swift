@@ -187,9 +187,7 @@ extension Lab {
 
     /// Folders, configuration, authkey and first CIB of every node (each node's private "disk").
     private func writeClusterFiles(_ state: LabState, fencing: Bool) throws {
-        var key = [UInt8](repeating: 0, count: 256)
-        var generator = SystemRandomNumberGenerator()
-        for index in key.indices { key[index] = generator.next() }
+        let key = try AuthKey.generate().bytes
         let config = CorosyncConfig(
             clusterName: name,
             nodes: state.nodes.map { CorosyncConfig.Node(name: $0.name, nodeID: UInt32($0.index), addresses: [$0.address]) },

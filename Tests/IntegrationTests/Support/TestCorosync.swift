@@ -22,7 +22,7 @@ final class TestCorosync: @unchecked Sendable {
     var endpoint: CorosyncEndpoint { .networkNamespace(namespacePath) }
 
     /// Starts corosync and waits until it is quorate.
-    static func start(clusterName: String = "khtest", nodeName: String = "alpha") throws -> TestCorosync {
+    static func start(clusterName: String = "khtest", nodeName: String = "alpha", authkey: String? = nil) throws -> TestCorosync {
         try requireRootAndNamespaces()
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("khactl-test-\(UUID().uuidString.prefix(8))")
         for folder in ["etc", "lib", "log", "run"] {
@@ -56,10 +56,14 @@ final class TestCorosync: @unchecked Sendable {
 
             """
         try config.write(to: scratch.appendingPathComponent("etc/corosync.conf"), atomically: true, encoding: .utf8)
-        var key = [UInt8](repeating: 0, count: 256)
-        for index in key.indices { key[index] = UInt8.random(in: 0...255) }
         let keyPath = scratch.appendingPathComponent("etc/authkey").path
-        _ = FileManager.default.createFile(atPath: keyPath, contents: Data(key), attributes: [.posixPermissions: 0o400])
+        if let authkey {
+            try FileManager.default.copyItem(atPath: authkey, toPath: keyPath)
+        } else {
+            var key = [UInt8](repeating: 0, count: 256)
+            for index in key.indices { key[index] = UInt8.random(in: 0...255) }
+            _ = FileManager.default.createFile(atPath: keyPath, contents: Data(key), attributes: [.posixPermissions: 0o400])
+        }
 
         let holder = try ChildProcess.spawn("/usr/bin/unshare", ["--net", "--mount", "--propagation", "private", "--", "sleep", "100000"])
         let node = TestCorosync(scratch: scratch, holder: holder, clusterName: clusterName, nodeName: nodeName)

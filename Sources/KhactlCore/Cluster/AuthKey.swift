@@ -1,0 +1,81 @@
+import Foundation
+
+/// corosync's shared secret (`/etc/corosync/authkey`): random bytes every node of a cluster shares, from
+/// which knet derives its encryption and authentication keys.
+public struct AuthKey: Sendable {
+    /// corosync accepts keys of 1024 to 4096 bits.
+    public static let sizes = 128...512
+    /// The size corosync-keygen writes by default (2048 bits).
+    public static let defaultSize = 256
+
+    /// The key's bytes.
+    public let bytes: [UInt8]
+
+    /// A new key of `size` random bytes from the system's random source.
+    public static func generate(size: Int = defaultSize) throws -> AuthKey {
+        guard sizes.contains(size) else { throw AuthKeyError.badSize(path: nil, size: size) }
+        var generator = SystemRandomNumberGenerator()
+        return AuthKey(bytes: (0..<size).map { _ in generator.next() })
+    }
+
+    /// Reads and checks a key file (size within corosync's limits).
+    public static func read(_ path: String) throws -> AuthKey {
+        guard let data = FileManager.default.contents(atPath: path) else { throw AuthKeyError.unreadable(path: path) }
+        guard sizes.contains(data.count) else { throw AuthKeyError.badSize(path: path, size: data.count) }
+        return AuthKey(bytes: Array(data))
+    }
+
+    /// Writes the key to `path` atomically, mode 0400: a temporary file created 0400 in the same folder,
+    /// written, synced and renamed over `path`, so no reader ever sees a partial or world-readable key.
+    public func write(to path: String, replacing: Bool = false) throws {
+        if !replacing && FileManager.default.fileExists(atPath: path) { throw AuthKeyError.exists(path: path) }
+        let folder = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        let temporary = "\(folder)/.\((path as NSString).lastPathComponent).khactl-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o400)
+        guard fd >= 0 else { throw AuthKeyError.unwritable(path: path, reason: String(cString: strerror(errno))) }
+        var written = 0
+        let failure: String? = bytes.withUnsafeBytes { raw in
+            while written < raw.count {
+                let result = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
+                if result < 0 {
+                    if errno == EINTR { continue }
+                    return String(cString: strerror(errno))
+                }
+                written += result
+            }
+            return fsync(fd) == 0 ? nil : String(cString: strerror(errno))
+        }
+        close(fd)
+        if let failure {
+            unlink(temporary)
+            throw AuthKeyError.unwritable(path: path, reason: failure)
+        }
+        // fchmod is not needed: open's mode already gave 0400 (umask can only remove bits).
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw AuthKeyError.unwritable(path: path, reason: reason)
+        }
+    }
+}
+
+/// A key that cannot be made, read or written. Never includes the key's bytes.
+public enum AuthKeyError: Error, Hashable, Sendable, CustomStringConvertible {
+    case badSize(path: String?, size: Int)
+    case unreadable(path: String)
+    case exists(path: String)
+    case unwritable(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .badSize(let path, let size):
+            "\(path.map { "authkey \($0)" } ?? "authkey size") is \(size) bytes; corosync needs \(AuthKey.sizes.lowerBound) to \(AuthKey.sizes.upperBound) bytes (1024 to 4096 bits)"
+        case .unreadable(let path):
+            "cannot read authkey \(path)"
+        case .exists(let path):
+            "\(path) exists; pass --force to replace it (every node must then get the new key)"
+        case .unwritable(let path, let reason):
+            "cannot write authkey \(path): \(reason)"
+        }
+    }
+}
