@@ -1,0 +1,143 @@
+import Pacemaker
+
+/// The Kubernetes control-plane profile: what people build by hand with pcs for an HA API endpoint,
+/// expanded to a typed resource graph.
+///
+/// - one IPaddr2 VIP per address, with a short monitor;
+/// - haproxy as a clone on every controller (it binds the frontend port on all addresses, with
+///   `net.ipv4.ip_nonlocal_bind=1`, so it never needs the VIP to be local first);
+/// - kube-apiserver as a cloned group with `interleave`;
+/// - kube-controller-manager + kube-scheduler as one single-active group (what podmaster did with leases);
+/// - each VIP colocated with a running haproxy (score INFINITY), and ordered *after* haproxy with kind
+///   Optional. The seed's `order start VIP then haproxy-clone kind=Optional` points the other way; with
+///   haproxy first, moving a VIP never asks pacemaker to restart any haproxy, and a haproxy restart on one
+///   node does not bounce VIPs held elsewhere;
+/// - one fence device per node (never run on the node it fences), with `pcmk_delay_base` on the first
+///   node of a pair so that both cannot shoot each other at once;
+/// - `resource-stickiness` so that a recovered node does not pull the VIP back.
+///
+/// Each part can be turned off or given another agent.
+public struct KubernetesControlPlaneProfile: Hashable, Sendable {
+    /// A controller and the device that fences it.
+    public struct Controller: Hashable, Sendable {
+        /// The node name (as in corosync's nodelist).
+        public var name: String
+        /// The fence agent's parameters (ip, username, password or password_script, ...), if fenced.
+        public var fence: FenceDevice?
+
+        /// Creates a controller.
+        public init(name: String, fence: FenceDevice? = nil) {
+            self.name = name
+            self.fence = fence
+        }
+    }
+
+    /// A stonith device.
+    public struct FenceDevice: Hashable, Sendable {
+        /// The agent, e.g. `fence_redfish`.
+        public var agent: String
+        /// Its parameters. `pcmk_host_list` is added by the profile.
+        public var parameters: [String: String]
+
+        /// Creates a device.
+        public init(agent: String = "fence_redfish", parameters: [String: String]) {
+            self.agent = agent
+            self.parameters = parameters
+        }
+    }
+
+    /// The floating addresses of the API endpoint (one or more).
+    public var vips: [String]
+    /// Their prefix length.
+    public var cidr: Int = 24
+    /// The controllers.
+    public var controllers: [Controller]
+    /// haproxy's agent: `systemd:haproxy` where systemd runs, `lsb:haproxy` otherwise.
+    public var haproxyAgent = ResourceAgent(class: .systemd, type: "haproxy")
+    /// kube-apiserver's agent; nil leaves the API server to something else (kubelet static pods).
+    public var apiserverAgent: ResourceAgent? = ResourceAgent(class: .systemd, type: "kube-apiserver")
+    /// The single-active controllers' agents; empty leaves them out.
+    public var controllerAgents: [ResourceAgent] = [
+        ResourceAgent(class: .systemd, type: "kube-controller-manager"),
+        ResourceAgent(class: .systemd, type: "kube-scheduler"),
+    ]
+    /// Monitor interval of the VIPs and haproxy.
+    public var monitorInterval = "2s"
+    /// `resource-stickiness` default.
+    public var stickiness = "100"
+    /// Random delay base for the first node's fence device in a pair.
+    public var pairFenceDelay = "5s"
+
+    /// Creates a profile.
+    public init(vips: [String], controllers: [Controller]) {
+        self.vips = vips
+        self.controllers = controllers
+    }
+
+    /// The VIP resource ids: `vip` for one address, `vip-1`, `vip-2`, ... for several.
+    public var vipIDs: [String] { vips.count == 1 ? ["vip"] : vips.indices.map { "vip-\($0 + 1)" } }
+
+    /// The resource graph.
+    public func configuration() -> Configuration {
+        var resources: [Resource] = []
+        var constraints: [Constraint] = []
+        let fenced = controllers.contains { $0.fence != nil }
+
+        for controller in controllers {
+            guard let fence = controller.fence else { continue }
+            var parameters = fence.parameters
+            parameters["pcmk_host_list"] = controller.name
+            if controllers.count == 2, controller.name == controllers.first?.name {
+                parameters["pcmk_delay_base"] = pairFenceDelay
+            }
+            let id = "fence-\(controller.name)"
+            resources.append(.primitive(Primitive(
+                id: id, agent: ResourceAgent(class: .stonith, type: fence.agent),
+                instanceAttributes: [AttributeSet(nvpairs: parameters.keys.sorted().map { NVPair(name: $0, value: parameters[$0]) })],
+                operations: [Operation(name: "monitor", interval: "60s")])))
+            constraints.append(.location(LocationConstraint(resource: id, node: controller.name, score: "-INFINITY")))
+        }
+
+        resources.append(.clone(Clone(
+            id: "haproxy-clone",
+            child: .primitive(Primitive(id: "haproxy", agent: haproxyAgent, operations: [Operation(name: "monitor", interval: monitorInterval)])),
+            metaAttributes: [AttributeSet(["interleave": "true"])])))
+        for (id, address) in zip(vipIDs, vips) {
+            resources.append(.primitive(Primitive(
+                id: id, agent: ResourceAgent(class: .ocf, provider: "heartbeat", type: "IPaddr2"),
+                instanceAttributes: [AttributeSet(["ip": address, "cidr_netmask": String(cidr)])],
+                operations: [Operation(name: "monitor", interval: monitorInterval)])))
+            constraints.append(.colocation(ColocationConstraint(resource: id, with: "haproxy-clone", score: "INFINITY")))
+            constraints.append(.order(OrderConstraint(
+                first: "haproxy-clone", then: id, firstAction: "start", thenAction: "start", kind: .optional)))
+        }
+        if let apiserverAgent {
+            resources.append(.clone(Clone(
+                id: "apiserver-clone",
+                child: .group(Group(id: "apiserver", members: [.primitive(Primitive(id: "kube-apiserver", agent: apiserverAgent))])),
+                metaAttributes: [AttributeSet(["interleave": "true"])])))
+        }
+        if !controllerAgents.isEmpty {
+            resources.append(.group(Group(
+                id: "control",
+                members: controllerAgents.map { .primitive(Primitive(id: $0.type, agent: $0)) })))
+            if apiserverAgent != nil {
+                constraints.append(.order(OrderConstraint(
+                    first: "apiserver-clone", then: "control", firstAction: "start", thenAction: "start", kind: .optional)))
+            }
+        }
+        return Configuration(
+            properties: [AttributeSet(["stonith-enabled": fenced ? "true" : "false"])],
+            resources: resources,
+            constraints: constraints,
+            resourceDefaults: [AttributeSet(["resource-stickiness": stickiness])])
+    }
+
+    /// The line to run on the first controller once the cluster holds the VIP.
+    public var kubeadmInit: String {
+        "kubeadm init --control-plane-endpoint \(vips[0]):\(frontendPort) --upload-certs"
+    }
+
+    /// haproxy's frontend port on the VIP.
+    public var frontendPort: UInt16 = 7443
+}
