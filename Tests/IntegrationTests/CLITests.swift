@@ -88,6 +88,12 @@ struct CLITests {
         let bad = try runKhactl(["watch", "--count", "0"])
         #expect(bad.status != 0)
         #expect(bad.stderr.contains("--count must be at least 1"))
+        let sink = try runKhactl(["watch", "--sink", "syslog"])
+        #expect(sink.status != 0)
+        #expect(sink.stderr.contains("unknown sink \"syslog\": use stdout or exec:PATH"))
+        let agent = try runKhactl(["watch", "--sink", "exec:relative/agent.sh"])
+        #expect(agent.status != 0)
+        #expect(agent.stderr.contains("is not an executable file given by its absolute path"))
     }
 
     @Test("The event source reports a corosync restart and reconnects by itself")

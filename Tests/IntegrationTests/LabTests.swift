@@ -162,6 +162,55 @@ struct LabTests {
         #expect(root.leftovers("gamma") == [])
     }
 
+    @Test("watch --sink exec: runs the stock alert_file.sh.sample, which writes its usual lines")
+    func alertAgent() async throws {
+        let root = try LabRoot()
+        defer {
+            _ = try? root.run(["lab", "down", "--name", "alerts"])
+            root.remove()
+        }
+        let agent = "/usr/share/pacemaker/alerts/alert_file.sh.sample"
+        #expect(FileManager.default.isExecutableFile(atPath: agent), "fence-agents/pacemaker install \(agent)")
+        let up = try root.run(["lab", "up", "--name", "alerts", "--nodes", "3"], timeout: 180)
+        #expect(up.status == 0, "lab up: \(up.stderr)")
+        let file = "\(root.path)/alerts.log"
+        let khactl = productsDirectory.appendingPathComponent("khactl").path
+        // /tmp is not private in a lab node, so the agent's file is visible here.
+        let watcher = try ChildProcess.spawn(
+            khactl, ["lab", "exec", "--name", "alerts", "node1", "--", khactl, "watch", "--sink", "exec:\(agent)", "--recipient", file],
+            environment: root.environment)
+        defer { watcher.terminate(grace: 1) }
+        try await Task.sleep(for: .seconds(1))
+        #expect(try root.run(["lab", "kill", "--name", "alerts", "node3", "--mode", "crash"]).status == 0)
+        let lost = try await waitForLine(in: file, containing: "Node 'node3' is now 'lost'")
+        #expect(lost.count == 1, "\(lost)")
+        // Power node3 on only once the cluster has fenced it: a revive before that would be undone by
+        // the fencer's power-off, as it must be.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            let history = try root.run(["lab", "exec", "--name", "alerts", "node1", "--", "stonith_admin", "--history", "node3", "--output-as=xml"])
+            if history.stdout.contains(#"status="success""#) { break }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        #expect(try root.run(["lab", "revive", "--name", "alerts", "node3"]).status == 0)
+        let member = try await waitForLine(in: file, containing: "Node 'node3' is now 'member'")
+        #expect(member.count == 1, "\(member)")
+        // The sample's own format: "HH:MM:SS.micro: Node 'NAME' is now 'STATE'".
+        let first = try #require(lost.first)
+        #expect(first.wholeMatch(of: #/\d{2}:\d{2}:\d{2}\.\d{6}: Node 'node3' is now 'lost'/#) != nil, "\(first)")
+    }
+
+    func waitForLine(in file: String, containing text: String, timeout: Duration = .seconds(30)) async throws -> [String] {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let lines = ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+            let matching = lines.filter { $0.contains(text) }
+            if !matching.isEmpty { return matching }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw TestSetupError("no line \"\(text)\" in \(file) within \(timeout): \((try? String(contentsOfFile: file, encoding: .utf8)) ?? "(no file)")")
+    }
+
     @Test("Bad input: a clear error, non-zero exit, nothing created")
     func badInput() throws {
         let root = try LabRoot()

@@ -24,10 +24,30 @@ public struct Watch: AsyncParsableCommand {
     @Option(help: "The CPG group the watchers join.")
     public var group = "khactl-watch"
 
+    @Option(
+        name: .customLong("sink"),
+        help: ArgumentHelp(
+            "Where events go: stdout (the default), or exec:PATH to run a Pacemaker alert agent with the CRM_alert_* environment. Repeatable.",
+            valueName: "sink"))
+    public var sinks: [String] = []
+
+    @Option(help: "CRM_alert_recipient for exec: sinks (for alert_file.sh.sample: the file to append to).")
+    public var recipient = ""
+
     public init() {}
 
     public func validate() throws {
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
+        for sink in sinks {
+            if sink == "stdout" { continue }
+            guard sink.hasPrefix("exec:") else {
+                throw ValidationError("unknown sink \"\(sink)\": use stdout or exec:PATH")
+            }
+            let path = String(sink.dropFirst(5))
+            guard path.hasPrefix("/"), FileManager.default.isExecutableFile(atPath: path) else {
+                throw ValidationError("exec: sink \(path) is not an executable file given by its absolute path")
+            }
+        }
         do { _ = try CPGGroupName(group) } catch { throw ValidationError(String(describing: error)) }
     }
 
@@ -40,25 +60,39 @@ public struct Watch: AsyncParsableCommand {
         } catch {
             throw CLIError(String(describing: error))
         }
+        let toStdout = sinks.isEmpty || sinks.contains("stdout")
+        let agents = sinks.filter { $0.hasPrefix("exec:") }.map { AlertAgentSink(path: String($0.dropFirst(5)), recipient: recipient) }
+        var names: [NodeID: String] = [:]
+        if !agents.isEmpty, let cmap = try? CMap(endpoint: global.endpoint.endpoint) {
+            for node in (try? cmap.nodeList()) ?? [] { names[node.nodeID] = node.name }
+            cmap.close()
+        }
         var seen = 0
+        var failure: (any Error)?
         do {
-            for try await (node, event) in events {
-                switch global.output {
-                case .json:
-                    var fields = event.fields
-                    fields["time"] = .string(Timestamp.rfc3339())
-                    fields["kind"] = .string(event.kind)
-                    fields["node"] = .integer(Int64(node.rawValue))
-                    print(JSONValue.object(fields).line)
-                case .text:
-                    print("\(Timestamp.rfc3339()) node \(node) \(event.text)")
+            events: for try await (node, event) in events {
+                for agent in agents { agent.deliver(event, names: names) }
+                if toStdout {
+                    switch global.output {
+                    case .json:
+                        var fields = event.fields
+                        fields["time"] = .string(Timestamp.rfc3339())
+                        fields["kind"] = .string(event.kind)
+                        fields["node"] = .integer(Int64(node.rawValue))
+                        print(JSONValue.object(fields).line)
+                    case .text:
+                        print("\(Timestamp.rfc3339()) node \(node) \(event.text)")
+                    }
+                    fflush(nil)  // Each event reaches a pipe as it happens.
                 }
-                fflush(nil)  // Each event reaches a pipe as it happens.
                 seen += 1
-                if let count, seen >= count { return }
+                if let count, seen >= count { break events }
             }
         } catch {
-            throw CLIError("watch ended: \(error)")
+            failure = error
         }
+        // Let the alert agents run what was queued before exiting.
+        for agent in agents { await agent.finish() }
+        if let failure { throw CLIError("watch ended: \(failure)") }
     }
 }

@@ -15,6 +15,8 @@ import Foundation
 struct ExternalCommand: Sendable {
     /// `argv[0]` (looked up in `PATH` when it has no slash) and the arguments; never a shell string.
     var argv: [String]
+    /// Variables added to the inherited environment.
+    var environment: [String: String] = [:]
 
     /// How a finished command ended.
     struct Outcome: Sendable {
@@ -50,7 +52,10 @@ struct ExternalCommand: Sendable {
         let cArguments = argv.map { strdup($0) } + [nil]
         defer { for argument in cArguments { free(argument) } }
         var pid: pid_t = 0
-        let spawned = posix_spawnp(&pid, argv[0], &actions, &attributes, cArguments, environ)
+        let merged = ProcessInfo.processInfo.environment.merging(environment) { _, added in added }
+        let cEnvironment = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for variable in cEnvironment { free(variable) } }
+        let spawned = posix_spawnp(&pid, argv[0], &actions, &attributes, cArguments, cEnvironment)
         guard spawned == 0 else {
             throw LabBMCError(
                 .command,
