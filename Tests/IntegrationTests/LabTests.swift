@@ -200,6 +200,55 @@ struct LabTests {
         #expect(first.wholeMatch(of: #/\d{2}:\d{2}:\d{2}\.\d{6}: Node 'node3' is now 'lost'/#) != nil, "\(first)")
     }
 
+    @Test("watch --leader-only on every node: each event once per cluster, also when the leader's node crashes")
+    func leaderOnly() async throws {
+        let root = try LabRoot()
+        defer {
+            _ = try? root.run(["lab", "down", "--name", "leader"])
+            root.remove()
+        }
+        let up = try root.run(["lab", "up", "--name", "leader", "--nodes", "3"], timeout: 180)
+        #expect(up.status == 0, "lab up: \(up.stderr)")
+        let khactl = productsDirectory.appendingPathComponent("khactl").path
+        var watchers: [ChildProcess] = []
+        defer { for watcher in watchers { watcher.terminate(grace: 1) } }
+        for index in 1...3 {
+            watchers.append(try ChildProcess.spawn(
+                khactl, ["lab", "exec", "--name", "leader", "node\(index)", "--", khactl, "watch", "--leader-only", "--output", "json"],
+                log: "\(root.path)/watch\(index).log", environment: root.environment))
+            try await Task.sleep(for: .milliseconds(700))
+        }
+        func events(_ index: Int) -> [[String: Any]] {
+            let text = (try? String(contentsOfFile: "\(root.path)/watch\(index).log", encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        }
+        func membershipsLeaving(_ node: Int) -> [(watcher: Int, event: [String: Any])] {
+            (1...3).flatMap { index in
+                events(index).filter { $0["kind"] as? String == "membership" && ($0["left"] as? [Int]) == [node] }.map { (index, $0) }
+            }
+        }
+        // Only node1's watcher, the leader, has emitted anything so far.
+        #expect(!events(1).isEmpty)
+        #expect(events(2).isEmpty && events(3).isEmpty, "followers emitted: \(events(2)) \(events(3))")
+
+        #expect(try root.run(["lab", "kill", "--name", "leader", "node3", "--mode", "crash"]).status == 0)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while membershipsLeaving(3).isEmpty && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        try await Task.sleep(for: .seconds(1))
+        let third = membershipsLeaving(3)
+        #expect(third.count == 1 && third.first?.watcher == 1, "node3 leaving was emitted by \(third.map(\.watcher))")
+
+        // The leader's own node crashes: node2's watcher takes over with that very event.
+        #expect(try root.run(["lab", "kill", "--name", "leader", "node1", "--mode", "crash"]).status == 0)
+        let deadline2 = ContinuousClock.now + .seconds(20)
+        while membershipsLeaving(1).isEmpty && ContinuousClock.now < deadline2 { try await Task.sleep(for: .milliseconds(100)) }
+        try await Task.sleep(for: .seconds(1))
+        let first = membershipsLeaving(1)
+        #expect(first.count == 1 && first.first?.watcher == 2, "node1 leaving was emitted by \(first.map(\.watcher))")
+        let quorumLost = (1...3).flatMap { index in events(index).filter { $0["kind"] as? String == "quorum" && $0["quorate"] as? Bool == false }.map { _ in index } }
+        #expect(quorumLost == [2], "quorum loss emitted by \(quorumLost)")
+    }
+
     func waitForLine(in file: String, containing text: String, timeout: Duration = .seconds(30)) async throws -> [String] {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {

@@ -31,6 +31,9 @@ public struct Watch: AsyncParsableCommand {
             valueName: "sink"))
     public var sinks: [String] = []
 
+    @Flag(help: "With a watcher on every node, only the leader (lowest node id in the watchers' CPG group) emits, so each event arrives once per cluster.")
+    public var leaderOnly = false
+
     @Option(help: "CRM_alert_recipient for exec: sinks (for alert_file.sh.sample: the file to append to).")
     public var recipient = ""
 
@@ -69,24 +72,23 @@ public struct Watch: AsyncParsableCommand {
         }
         var seen = 0
         var failure: (any Error)?
+        var filter: LeaderFilter?
         do {
-            events: for try await (node, event) in events {
-                for agent in agents { agent.deliver(event, names: names) }
-                if toStdout {
-                    switch global.output {
-                    case .json:
-                        var fields = event.fields
-                        fields["time"] = .string(Timestamp.rfc3339())
-                        fields["kind"] = .string(event.kind)
-                        fields["node"] = .integer(Int64(node.rawValue))
-                        print(JSONValue.object(fields).line)
-                    case .text:
-                        print("\(Timestamp.rfc3339()) node \(node) \(event.text)")
-                    }
-                    fflush(nil)  // Each event reaches a pipe as it happens.
+            events: for try await (node, incoming) in events {
+                let admitted: [ClusterEvent]
+                if leaderOnly {
+                    var current = filter ?? LeaderFilter(me: CPGMember(nodeID: node, pid: UInt32(getpid())))
+                    admitted = current.admit(incoming)
+                    filter = current
+                } else {
+                    admitted = [incoming]
                 }
-                seen += 1
-                if let count, seen >= count { break events }
+                for event in admitted {
+                    for agent in agents { agent.deliver(event, names: names) }
+                    if toStdout { emit(event, node: node) }
+                    seen += 1
+                    if let count, seen >= count { break events }
+                }
             }
         } catch {
             failure = error
@@ -94,5 +96,19 @@ public struct Watch: AsyncParsableCommand {
         // Let the alert agents run what was queued before exiting.
         for agent in agents { await agent.finish() }
         if let failure { throw CLIError("watch ended: \(failure)") }
+    }
+
+    private func emit(_ event: ClusterEvent, node: NodeID) {
+        switch global.output {
+        case .json:
+            var fields = event.fields
+            fields["time"] = .string(Timestamp.rfc3339())
+            fields["kind"] = .string(event.kind)
+            fields["node"] = .integer(Int64(node.rawValue))
+            print(JSONValue.object(fields).line)
+        case .text:
+            print("\(Timestamp.rfc3339()) node \(node) \(event.text)")
+        }
+        fflush(nil)  // Each event reaches a pipe as it happens.
     }
 }
