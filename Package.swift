@@ -25,10 +25,11 @@ let package = Package(
         ),
         // Typed, async Swift over CPG, quorum, votequorum and cmap. The only importer of CCorosync.
         .target(name: "Corosync", dependencies: ["CCorosync"]),
-        // Command values, the subprocess runner, and (later) the plan/apply engine.
+        // Command values, the subprocess runner, and the plan/apply engine (live CIB vs spec -> plan -> patch).
         .target(
             name: "ClusterExec",
             dependencies: [
+                "Pacemaker",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
@@ -57,7 +58,7 @@ let package = Package(
         .testTarget(name: "PacemakerTests", dependencies: ["Pacemaker"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Corosync", "ClusterExec", "KhactlCore"]
+            dependencies: ["Corosync", "ClusterExec", "KhactlCore", "Pacemaker"]
         ),
     ]
 )

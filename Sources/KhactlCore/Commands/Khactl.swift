@@ -9,7 +9,8 @@ public struct Khactl: AsyncParsableCommand {
         commandName: "khactl",
         abstract: "Make a bare-metal Kubernetes control plane highly available with Corosync and Pacemaker.",
         version: version,
-        subcommands: [Members.self, Watch.self, Status.self, SpecCommand.self, Export.self, Keygen.self, LabCommand.self]
+        subcommands: [
+            PlanCommand.self, ApplyCommand.self, Members.self, Watch.self, Status.self, SpecCommand.self, Export.self, Keygen.self, LabCommand.self]
     )
 
     public init() {}
