@@ -265,8 +265,8 @@ struct LabTests {
         let root = try LabRoot()
         defer { root.remove() }
         let cases: [([String], String)] = [
-            (["lab", "up", "--nodes", "1"], "--nodes must be 2 to 9"),
-            (["lab", "up", "--nodes", "10"], "--nodes must be 2 to 9"),
+            (["lab", "up", "--nodes", "0"], "--nodes must be 1 to 9"),
+            (["lab", "up", "--nodes", "10"], "--nodes must be 1 to 9"),
             (["lab", "up", "--name", "Bad_Name"], "invalid lab name"),
             (["lab", "up", "--token", "50"], "--token must be at least 200"),
             (["lab", "status", "--name", "nothere"], "no lab state"),

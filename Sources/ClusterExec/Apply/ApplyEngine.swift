@@ -217,7 +217,7 @@ public struct ApplyEngine: Sendable {
     }
 
     private func verify(_ path: String) async throws {
-        let command = Command("crm_verify", ["--xml-file", path], timeout: .seconds(60))
+        let command = Command("crm_verify", ["--verbose", "--xml-file", path], timeout: .seconds(60))
         let output = try await run("verify", command)
         guard output.succeeded else {
             throw ApplyError(

@@ -37,6 +37,12 @@ public struct PlanArguments: ParsableArguments {
             printError("\(errors.count) problem\(errors.count == 1 ? "" : "s") in \(file); nothing was read or written")
             throw ExitCode(1)
         }
+        let missing = AgentCheck.missing(in: spec.configuration)
+        if !missing.isEmpty {
+            for line in missing { printError("error: \(line)") }
+            printError("\(missing.count) agent\(missing.count == 1 ? "" : "s") missing; nothing was read or written")
+            throw ExitCode(1)
+        }
         if !spec.configuration.nodes.isEmpty || !spec.configuration.opaqueNodes.isEmpty {
             printError("note: the spec's nodes section is not applied (nodes join through corosync)")
         }

@@ -95,7 +95,7 @@ public struct Lab: Sendable {
 extension Lab {
     /// Options of ``up(nodes:token:consensus:progress:)``.
     public struct UpOptions: Sendable {
-        /// 2 to 9 nodes.
+        /// 1 to 9 nodes (one node: a single-node cluster for apply tests; drills need two or more).
         public var nodes = 3
         /// corosync's token, ms.
         public var token = 1000
@@ -113,7 +113,7 @@ extension Lab {
     /// Brings the lab up and waits until every node is online in pacemaker with quorum.
     public func up(_ options: UpOptions = UpOptions(), progress: @Sendable (String) -> Void = { _ in }) async throws {
         try Lab.requireRoot()
-        guard (2...9).contains(options.nodes) else { throw LabError("--nodes must be 2 to 9, not \(options.nodes)") }
+        guard (1...9).contains(options.nodes) else { throw LabError("--nodes must be 1 to 9, not \(options.nodes)") }
         guard options.token >= 200, options.consensus >= options.token else {
             throw LabError("--token must be at least 200 ms and --consensus at least the token")
         }

@@ -41,7 +41,7 @@ public struct LabUp: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(commandName: "up", abstract: "Start a lab cluster.")
 
     @OptionGroup public var lab: LabOptions
-    @Option(help: "Number of nodes, 2 to 9.") public var nodes = 3
+    @Option(help: "Number of nodes, 1 to 9.") public var nodes = 3
     @Option(help: "corosync token timeout in ms.") public var token = 1000
     @Option(help: "corosync consensus timeout in ms.") public var consensus = 1200
     @Flag(inversion: .prefixedNo, help: "Fencing through a lab BMC per node and fence_redfish.") public var fencing = true
