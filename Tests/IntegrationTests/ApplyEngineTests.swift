@@ -178,6 +178,29 @@ struct ApplyEngineTests {
         return CanonicalXML.string(try #require(element.elements(forName: "configuration").first))
     }
 
+    @Test("a CIB that changes under every attempt: bounded retries, then a conflict error; the other writer's changes stay, none of ours land")
+    func conflictsExhaustRetries() async throws {
+        let cib = try CIBFile()
+        defer { cib.remove() }
+        let runner = InterferingRunner(cibFile: cib.path)
+        var options = ApplyOptions()
+        options.cibFile = cib.path
+        options.attempts = 4
+        do {
+            _ = try await ApplyEngine(options: options, runner: runner).apply(try Self.labSpec())
+            Issue.record("an apply went through a CIB that changed under every attempt")
+        } catch let error as ApplyError {
+            #expect(error.isConflict)
+            #expect(error.step == "write the patch")
+            #expect(error.description.contains("the CIB changed under the apply 4 times in a row, so nothing was written"), "\(error)")
+            #expect(error.description.contains("Update was older than existing configuration"), "\(error)")
+        }
+        #expect(runner.interferences == 4)
+        #expect(cib.text.contains(#"name="other-writer" value="4""#))
+        #expect(!cib.text.contains(#"id="vip""#))
+        #expect(!cib.text.contains("khactl-managed"))
+    }
+
     @Test("an id of the spec taken by another kind of object is refused before anything is written")
     func idClash() async throws {
         let cib = try CIBFile()
@@ -212,6 +235,29 @@ struct ApplyEngineTests {
         let missing = AgentCheck.missing(in: configuration)
         #expect(missing.count == 3, "\(missing)")
         #expect(missing.first?.hasPrefix("primitive 'a': agent ocf:heartbeat:NoSuchAgent is not installed here") == true)
+    }
+}
+
+/// A runner that, just before each `cibadmin --patch`, has another writer change the CIB (a real
+/// `crm_attribute` write), so every patch khactl made is out of date when it arrives.
+final class InterferingRunner: CommandRunner, @unchecked Sendable {
+    let cibFile: String
+    private let lock = NSLock()
+    private var writes = 0
+
+    init(cibFile: String) { self.cibFile = cibFile }
+
+    var interferences: Int { lock.withLock { writes } }
+
+    func run(_ command: Command) async throws(CommandError) -> CommandOutput {
+        if command.executable == "cibadmin" && command.arguments.first == "--patch" {
+            let count = lock.withLock { writes += 1; return writes }
+            _ = try await SubprocessRunner().check(
+                Command(
+                    "crm_attribute", ["--type", "crm_config", "--name", "other-writer", "--update", "\(count)"],
+                    environment: ["CIB_file": cibFile]))
+        }
+        return try await SubprocessRunner().run(command)
     }
 }
 
