@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # khactl's benchmarks, one entry point, printing a table. Needs root (the lab makes namespaces).
 #   Scripts/bench.sh [--rounds N]
-# Measures: lab up / down for 3 nodes (3 times each), and failover drills of the example resources (an
-# IPaddr2 VIP and a cloned haproxy) on a 3-node lab, client-observed, with dual-active sampling.
+# Measures: the resource graph (validate, render, parse); khactl apply against sequential pcs commands and
+# pcs -f + cib-push on a live one-node lab (same spec, same starting configuration, same run), no-op apply and
+# start-up; lab up / down for 3 nodes (3 times each); failover drills of the example resources (an IPaddr2 VIP
+# and a cloned haproxy) on a 3-node lab, client-observed, with dual-active sampling.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,10 +23,38 @@ khactl=$(swift build -c release --show-bin-path)/khactl
 
 echo "== resource graph (validate + render, parse) =="
 "$(swift build -c release --show-bin-path)/khactl-bench"
-echo "== lab and drills =="
 export KHACTL_LAB_ROOT
 KHACTL_LAB_ROOT=$(mktemp -d /tmp/khactl-bench.XXXXXX)
-trap '"$khactl" lab down --name bench >/dev/null 2>&1 || true; rm -rf "$KHACTL_LAB_ROOT"' EXIT
+trap '"$khactl" lab down --name bench >/dev/null 2>&1 || true; "$khactl" lab down --name bench-apply >/dev/null 2>&1 || true; rm -rf "$KHACTL_LAB_ROOT"' EXIT
+
+echo "== apply (one-node lab: khactl vs sequential pcs vs pcs -f + cib-push) =="
+"$khactl" lab up --name bench-apply --nodes 1 >/dev/null
+apply_lines=$("$khactl" lab exec --name bench-apply node1 -- bash "$PWD/Scripts/bench-apply-node.sh" "$khactl" \
+    "$PWD/Fixtures/apply/lab-control-plane.yaml" 5)
+"$khactl" lab down --name bench-apply >/dev/null
+python3 - "$apply_lines" <<'PY'
+import statistics, sys
+samples = {}
+for line in sys.argv[1].splitlines():
+    name, value = line.split()
+    samples.setdefault(name, []).append(float(value))
+med = {k: statistics.median(v) for k, v in samples.items()}
+print(f"\n{'benchmark (ms)':<44} {'min':>8} {'median':>8} {'max':>8}   {'ratio':>7}   target")
+rows = [
+    ("khactl apply, example spec (--via cib)", "khactl", None, ""),
+    ("sequential pcs, same objects", "pcs-seq", "khactl", ">= 20x slower than khactl"),
+    ("pcs -f + cib-push, same objects", "pcs-file", "khactl", ">= 5x slower than khactl"),
+    ("khactl apply, no changes", "noop", None, "<= 100 ms"),
+    ("khactl --version", "khactl-start", None, "<= 30 ms"),
+    ("pcs --version", "pcs-start", "khactl-start", ""),
+]
+for label, key, base, target in rows:
+    v = samples[key]
+    ratio = f"{med[key] / med[base]:>6.1f}x" if base else ""
+    print(f"{label:<44} {min(v):>8.0f} {med[key]:>8.0f} {max(v):>8.0f}   {ratio:>7}   {target}")
+PY
+
+echo "== lab and drills =="
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
