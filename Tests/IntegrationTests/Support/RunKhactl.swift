@@ -31,7 +31,8 @@ func runKhactl(
     process.standardError = err
     process.standardInput = FileHandle.nullDevice
     try process.run()
-    let timer = DispatchWorkItem { if process.isRunning { process.terminate() } }
+    // Weak: a cancelled work item lives until its deadline, and must not keep the process and its pipes open.
+    let timer = DispatchWorkItem { [weak process] in if process?.isRunning == true { process?.terminate() } }
     DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: timer)
     // Read both pipes to the end before waiting, so a full pipe never blocks the child.
     let errData = Mutex2<Data>(Data())
