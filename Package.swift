@@ -45,6 +45,7 @@ let package = Package(
                 "ClusterExec",
                 "Pacemaker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         // The resource graph benchmark, run by Scripts/bench.sh.

@@ -55,8 +55,8 @@ struct KubernetesProfileTests {
         var profile = KubernetesControlPlaneProfile(
             vips: ["198.18.0.100", "198.18.0.101"],
             controllers: (1...3).map { .init(name: "cp\($0)", fence: Self.redfish($0)) })
-        profile.haproxyAgent = ResourceAgent(class: .lsb, type: "haproxy")
-        profile.apiserverAgent = nil
+        profile.haproxy?.agent = ResourceAgent(class: .lsb, type: "haproxy")
+        profile.apiserver = nil
         let configuration = profile.configuration()
         #expect(Validator.validate(configuration).filter { $0.severity == .error } == [])
         let xml = CIBRenderer.render(configuration)

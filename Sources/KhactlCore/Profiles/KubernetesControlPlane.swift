@@ -46,27 +46,58 @@ public struct KubernetesControlPlaneProfile: Hashable, Sendable {
         }
     }
 
+    /// A resource of the profile that the spec may give another agent, other parameters, or turn off.
+    public struct Component: Hashable, Sendable {
+        /// The primitive's id.
+        public var id: String
+        /// Its agent.
+        public var agent: ResourceAgent
+        /// Its instance attributes.
+        public var parameters: [String: String]
+
+        /// Creates a component.
+        public init(id: String, agent: ResourceAgent, parameters: [String: String] = [:]) {
+            self.id = id
+            self.agent = agent
+            self.parameters = parameters
+        }
+    }
+
+    /// Which way the VIPs and haproxy are ordered.
+    public enum VIPOrder: String, Hashable, Sendable, CaseIterable {
+        /// `order start haproxy-clone then VIP kind=Optional` (khactl's default, see the type's notes).
+        case haproxyFirst = "haproxy-first"
+        /// `order start VIP then haproxy-clone kind=Optional`, the Red Hat layout of the seed documents.
+        case vipFirst = "vip-first"
+    }
+
     /// The floating addresses of the API endpoint (one or more).
     public var vips: [String]
     /// Their prefix length.
     public var cidr: Int = 24
     /// The controllers.
     public var controllers: [Controller]
-    /// haproxy's agent: `systemd:haproxy` where systemd runs, `lsb:haproxy` otherwise.
-    public var haproxyAgent = ResourceAgent(class: .systemd, type: "haproxy")
-    /// kube-apiserver's agent; nil leaves the API server to something else (kubelet static pods).
-    public var apiserverAgent: ResourceAgent? = ResourceAgent(class: .systemd, type: "kube-apiserver")
-    /// The single-active controllers' agents; empty leaves them out.
-    public var controllerAgents: [ResourceAgent] = [
-        ResourceAgent(class: .systemd, type: "kube-controller-manager"),
-        ResourceAgent(class: .systemd, type: "kube-scheduler"),
+    /// haproxy (`systemd:haproxy` where systemd runs, `lsb:haproxy` otherwise); nil leaves it out.
+    public var haproxy: Component? = Component(id: "haproxy", agent: ResourceAgent(class: .systemd, type: "haproxy"))
+    /// kube-apiserver; nil leaves the API server to something else (kubelet static pods).
+    public var apiserver: Component? = Component(id: "kube-apiserver", agent: ResourceAgent(class: .systemd, type: "kube-apiserver"))
+    /// The single-active group's members; empty leaves the group out.
+    public var controlGroup: [Component] = [
+        Component(id: "kube-controller-manager", agent: ResourceAgent(class: .systemd, type: "kube-controller-manager")),
+        Component(id: "kube-scheduler", agent: ResourceAgent(class: .systemd, type: "kube-scheduler")),
     ]
+    /// The order between haproxy and the VIPs.
+    public var vipOrder = VIPOrder.haproxyFirst
     /// Monitor interval of the VIPs and haproxy.
     public var monitorInterval = "2s"
     /// `resource-stickiness` default.
     public var stickiness = "100"
     /// Random delay base for the first node's fence device in a pair.
     public var pairFenceDelay = "5s"
+    /// haproxy's frontend port on the VIPs.
+    public var frontendPort: UInt16 = 7443
+    /// The API servers' port on each controller.
+    public var apiserverPort: UInt16 = 6443
 
     /// Creates a profile.
     public init(vips: [String], controllers: [Controller]) {
@@ -76,6 +107,15 @@ public struct KubernetesControlPlaneProfile: Hashable, Sendable {
 
     /// The VIP resource ids: `vip` for one address, `vip-1`, `vip-2`, ... for several.
     public var vipIDs: [String] { vips.count == 1 ? ["vip"] : vips.indices.map { "vip-\($0 + 1)" } }
+
+    private func primitive(_ component: Component, monitor: String?) -> Primitive {
+        let parameters = component.parameters
+        return Primitive(
+            id: component.id, agent: component.agent,
+            instanceAttributes: parameters.isEmpty
+                ? [] : [AttributeSet(nvpairs: parameters.keys.sorted().map { NVPair(name: $0, value: parameters[$0]) })],
+            operations: monitor.map { [Operation(name: "monitor", interval: $0)] } ?? [])
+    }
 
     /// The resource graph.
     public func configuration() -> Configuration {
@@ -98,30 +138,32 @@ public struct KubernetesControlPlaneProfile: Hashable, Sendable {
             constraints.append(.location(LocationConstraint(resource: id, node: controller.name, score: "-INFINITY")))
         }
 
-        resources.append(.clone(Clone(
-            id: "haproxy-clone",
-            child: .primitive(Primitive(id: "haproxy", agent: haproxyAgent, operations: [Operation(name: "monitor", interval: monitorInterval)])),
-            metaAttributes: [AttributeSet(["interleave": "true"])])))
+        if let haproxy {
+            resources.append(.clone(Clone(
+                id: "haproxy-clone", child: .primitive(primitive(haproxy, monitor: monitorInterval)),
+                metaAttributes: [AttributeSet(["interleave": "true"])])))
+        }
         for (id, address) in zip(vipIDs, vips) {
             resources.append(.primitive(Primitive(
                 id: id, agent: ResourceAgent(class: .ocf, provider: "heartbeat", type: "IPaddr2"),
                 instanceAttributes: [AttributeSet(["ip": address, "cidr_netmask": String(cidr)])],
                 operations: [Operation(name: "monitor", interval: monitorInterval)])))
+            guard haproxy != nil else { continue }
             constraints.append(.colocation(ColocationConstraint(resource: id, with: "haproxy-clone", score: "INFINITY")))
+            let (first, then) = vipOrder == .haproxyFirst ? ("haproxy-clone", id) : (id, "haproxy-clone")
             constraints.append(.order(OrderConstraint(
-                first: "haproxy-clone", then: id, firstAction: "start", thenAction: "start", kind: .optional)))
+                first: first, then: then, firstAction: "start", thenAction: "start", kind: .optional)))
         }
-        if let apiserverAgent {
+        if let apiserver {
             resources.append(.clone(Clone(
                 id: "apiserver-clone",
-                child: .group(Group(id: "apiserver", members: [.primitive(Primitive(id: "kube-apiserver", agent: apiserverAgent))])),
+                child: .group(Group(id: "apiserver", members: [.primitive(primitive(apiserver, monitor: "10s"))])),
                 metaAttributes: [AttributeSet(["interleave": "true"])])))
         }
-        if !controllerAgents.isEmpty {
+        if !controlGroup.isEmpty {
             resources.append(.group(Group(
-                id: "control",
-                members: controllerAgents.map { .primitive(Primitive(id: $0.type, agent: $0)) })))
-            if apiserverAgent != nil {
+                id: "control", members: controlGroup.map { .primitive(primitive($0, monitor: "10s")) })))
+            if apiserver != nil {
                 constraints.append(.order(OrderConstraint(
                     first: "apiserver-clone", then: "control", firstAction: "start", thenAction: "start", kind: .optional)))
             }
@@ -138,6 +180,4 @@ public struct KubernetesControlPlaneProfile: Hashable, Sendable {
         "kubeadm init --control-plane-endpoint \(vips[0]):\(frontendPort) --upload-certs"
     }
 
-    /// haproxy's frontend port on the VIP.
-    public var frontendPort: UInt16 = 7443
 }

@@ -32,7 +32,7 @@ public struct Spec: Hashable, Sendable {
 public enum SpecFile {
     /// Reads the spec at `path`.
     /// - Throws: `SpecLoadError` naming the file, line, column and key of every problem found.
-    public static func load(path: String) throws -> Spec {
+    public static func load(path: String, extraSections: Set<String> = []) throws -> Spec {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -46,12 +46,14 @@ public enum SpecFile {
                 ],
                 underlying: "\(error)")
         }
-        return try parse(text, file: path)
+        return try parse(text, file: path, extraSections: extraSections)
     }
 
     /// Reads a spec from text; `file` names it in messages.
+    /// - Parameter extraSections: top-level keys another reader handles (khactl's `cluster` and `profile`);
+    ///   they are accepted and skipped here.
     /// - Throws: `SpecLoadError` naming the file, line, column and key of every problem found.
-    public static func parse(_ text: String, file: String = "<input>") throws -> Spec {
+    public static func parse(_ text: String, file: String = "<input>", extraSections: Set<String> = []) throws -> Spec {
         let root: YNode?
         do {
             root = try Yams.compose(yaml: text)
@@ -64,7 +66,7 @@ public enum SpecFile {
                     SpecIssue(location: SpecLocation(file: file, line: 1, column: 1), path: "", message: "\(error)")
                 ])
         }
-        var compiler = SpecCompiler(reader: SpecReader(file: file))
+        var compiler = SpecCompiler(reader: SpecReader(file: file), extraSections: extraSections)
         let spec = compiler.compile(root)
         if !compiler.reader.issues.isEmpty {
             throw SpecLoadError(code: "structure", issues: compiler.reader.issues)
@@ -93,6 +95,8 @@ public enum SpecFile {
 /// Turns a composed YAML tree into a `Spec`.
 struct SpecCompiler {
     var reader: SpecReader
+    /// Top-level keys handled by another reader.
+    var extraSections: Set<String> = []
     var problems: [ValidationProblem] = []
     var locations: [String: SpecLocation] = [:]
     /// Group member references by name, resolved after all top-level resources are read.
@@ -116,7 +120,7 @@ struct SpecCompiler {
     mutating func compile(_ root: YNode?) -> Spec {
         var config = Configuration()
         guard let root else { return Spec(configuration: config, problems: [], locations: [:]) }
-        guard let entries = reader.mapping(root, "", allowed: Self.topKeys) else {
+        guard let entries = reader.mapping(root, "", allowed: Self.topKeys.union(extraSections)) else {
             return Spec(configuration: config, problems: [], locations: [:])
         }
         var constraintNodes: [YNode] = []

@@ -35,7 +35,8 @@ public struct SpecCommandResult: Hashable, Sendable {
 /// Reads a spec file, turning a load error into a result that lists every located issue.
 func loadSpec(_ path: String) -> Result<Spec, SpecLoadError> {
     do {
-        return .success(try SpecFile.load(path: path))
+        // The cluster and profile sections are read too: the profile's objects join the graph.
+        return .success(try DeploymentSpec.load(path: path).spec)
     } catch let error as SpecLoadError {
         return .failure(error)
     } catch {

@@ -1,0 +1,499 @@
+import Foundation
+import Pacemaker
+import Yams
+
+/// A composed YAML node.
+typealias YAMLNode = Yams.Node
+
+/// The `cluster:` section of a spec: the corosync cluster khactl bootstrap makes.
+public struct ClusterSpec: Hashable, Sendable {
+    /// A controller's fence device.
+    public struct Fence: Hashable, Sendable {
+        /// The fence agent (`fence_redfish`, `fence_ipmilan`, ...).
+        public var agent: String
+        /// The agent's parameters (ip, username, ssl_insecure, ...), in the spec's order.
+        public var parameters: [NVPair]
+        /// A file holding the password; the CIB gets `password_script=cat FILE`, never the password.
+        public var passwordFile: String?
+    }
+
+    /// A controller.
+    public struct Node: Hashable, Sendable {
+        /// The node name (corosync's and pacemaker's).
+        public var name: String
+        /// corosync's node id (1, 2, ... in spec order unless given).
+        public var nodeID: UInt32
+        /// The addresses of its knet links.
+        public var addresses: [String]
+        /// How it is fenced.
+        public var fence: Fence?
+    }
+
+    /// `totem.cluster_name`.
+    public var name: String
+    /// The controllers.
+    public var nodes: [Node]
+    /// `totem.token` in ms.
+    public var token: Int
+    /// `totem.consensus` in ms.
+    public var consensus: Int
+    /// Pacemaker's `dc-deadtime` for the first start (written into the first CIB), if set.
+    public var dcDeadtime: String?
+
+    /// khactl's default totem timings (see README, "Timings").
+    public static let defaultToken = 1000
+    public static let defaultConsensus = 1200
+
+    /// The corosync configuration every node gets.
+    public var corosyncConfig: CorosyncConfig {
+        CorosyncConfig(
+            clusterName: name,
+            nodes: nodes.map { CorosyncConfig.Node(name: $0.name, nodeID: $0.nodeID, addresses: $0.addresses) },
+            token: token, consensus: consensus, tokenCoefficient: 0)
+    }
+}
+
+/// A spec file with khactl's deployment sections: `cluster:` and `profile:` beside the resource graph.
+public struct DeploymentSpec: Sendable {
+    /// The resource graph: the spec's own objects plus the profile's, merged.
+    public var spec: Spec
+    /// The cluster section, if any.
+    public var cluster: ClusterSpec?
+    /// The Kubernetes control-plane profile, if any.
+    public var profile: KubernetesControlPlaneProfile?
+
+    static let sections: Set<String> = ["cluster", "profile"]
+
+    /// Reads a spec file.
+    /// - Throws: `SpecLoadError` with every located problem of the whole file.
+    public static func load(path: String) throws -> DeploymentSpec {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw SpecLoadError(
+                code: "io", issues: [SpecIssue(location: SpecLocation(file: path, line: 1, column: 1), path: "", message: "cannot read the file")],
+                underlying: "\(error)")
+        }
+        return try parse(text, file: path)
+    }
+
+    /// Reads a spec from text.
+    public static func parse(_ text: String, file: String = "<input>") throws -> DeploymentSpec {
+        var spec = try SpecFile.parse(text, file: file, extraSections: sections)
+        var reader = SectionReader(file: file)
+        var cluster: ClusterSpec?
+        var profile: KubernetesControlPlaneProfile?
+        if let root = try? Yams.compose(yaml: text), let mapping = root.mapping {
+            var profileNode: YAMLNode?
+            for (key, value) in mapping {
+                switch key.scalar?.string {
+                case "cluster": cluster = reader.cluster(value)
+                case "profile": profileNode = value
+                default: break
+                }
+            }
+            if let profileNode {
+                if let cluster {
+                    profile = reader.profile(profileNode, cluster: cluster)
+                } else {
+                    reader.issue(profileNode, "profile", "a profile needs the cluster section (its nodes are the controllers)")
+                }
+            }
+        }
+        if !reader.issues.isEmpty { throw SpecLoadError(code: "structure", issues: reader.issues) }
+        if let profile {
+            spec.configuration = merge(profile: profile.configuration(), spec: spec.configuration).assigningIDs()
+        }
+        return DeploymentSpec(spec: spec, cluster: cluster, profile: profile)
+    }
+
+    /// The profile's objects first, then the spec's; a property or default the spec sets wins.
+    static func merge(profile: Configuration, spec: Configuration) -> Configuration {
+        var merged = spec
+        merged.resources = profile.resources + spec.resources
+        merged.constraints = profile.constraints + spec.constraints
+        func mergeSets(_ base: [AttributeSet]?, _ over: [AttributeSet]?) -> [AttributeSet]? {
+            guard let base, !base.isEmpty else { return over }
+            guard let over, !over.isEmpty else { return base }
+            var first = base[0]
+            for pair in over[0].nvpairs {
+                if let index = first.nvpairs.firstIndex(where: { $0.name == pair.name }) {
+                    first.nvpairs[index].value = pair.value
+                } else {
+                    first.nvpairs.append(pair)
+                }
+            }
+            return [first] + base.dropFirst() + over.dropFirst()
+        }
+        merged.properties = mergeSets(profile.properties, spec.properties) ?? []
+        merged.resourceDefaults = mergeSets(profile.resourceDefaults, spec.resourceDefaults)
+        merged.operationDefaults = mergeSets(profile.operationDefaults, spec.operationDefaults)
+        return merged
+    }
+}
+
+/// Reads the `cluster` and `profile` sections, collecting every problem with its position.
+struct SectionReader {
+    let file: String
+    var issues: [SpecIssue] = []
+
+    mutating func issue(_ node: YAMLNode?, _ path: String, _ message: String) {
+        let mark = node?.mark
+        issues.append(SpecIssue(location: SpecLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1), path: path, message: message))
+    }
+
+    mutating func entries(_ node: YAMLNode, _ path: String, allowed: [String]) -> [(String, YAMLNode)]? {
+        guard let mapping = node.mapping else {
+            issue(node, path, "expected a mapping")
+            return nil
+        }
+        var result: [(String, YAMLNode)] = []
+        for (key, value) in mapping {
+            guard let name = key.scalar?.string else {
+                issue(key, path, "keys must be plain strings")
+                continue
+            }
+            guard allowed.contains(name) else {
+                issue(key, "\(path).\(name)", "unknown key '\(name)' (expected one of: \(allowed.sorted().joined(separator: ", ")))")
+                continue
+            }
+            result.append((name, value))
+        }
+        return result
+    }
+
+    mutating func string(_ node: YAMLNode, _ path: String) -> String? {
+        guard let scalar = node.scalar, !(node.null != nil && scalar.style == .plain) else {
+            issue(node, path, "expected a value")
+            return nil
+        }
+        return scalar.string
+    }
+
+    mutating func integer(_ node: YAMLNode, _ path: String, _ range: ClosedRange<Int>) -> Int? {
+        guard let text = string(node, path) else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            issue(node, path, "expected a whole number from \(range.lowerBound) to \(range.upperBound), found '\(text)'")
+            return nil
+        }
+        return value
+    }
+
+    mutating func strings(_ node: YAMLNode, _ path: String) -> [String] {
+        if node.scalar != nil { return string(node, path).map { [$0] } ?? [] }
+        guard let sequence = node.sequence else {
+            issue(node, path, "expected a list")
+            return []
+        }
+        return sequence.enumerated().compactMap { string($1, "\(path)[\($0)]") }
+    }
+
+    static var namePattern: Regex<Substring> { /[A-Za-z0-9][A-Za-z0-9_.-]{0,62}/ }
+    static var safePathPattern: Regex<Substring> { /\/[A-Za-z0-9_.\/-]+/ }
+
+    // MARK: - cluster
+
+    mutating func cluster(_ node: YAMLNode) -> ClusterSpec? {
+        guard let entries = entries(node, "cluster", allowed: ["name", "nodes", "totem", "dc-deadtime"]) else { return nil }
+        var name: String?
+        var nodes: [ClusterSpec.Node] = []
+        var token = ClusterSpec.defaultToken
+        var consensus: Int?
+        var dcDeadtime: String?
+        var nodesNode: YAMLNode?
+        for (key, value) in entries {
+            switch key {
+            case "name":
+                if let text = string(value, "cluster.name") {
+                    if text.wholeMatch(of: /[A-Za-z0-9_-]{1,32}/) == nil {
+                        issue(value, "cluster.name", "'\(text)' is not a cluster name (1-32 letters, digits, '-' or '_')")
+                    } else {
+                        name = text
+                    }
+                }
+            case "nodes":
+                nodesNode = value
+                guard let sequence = value.sequence else {
+                    issue(value, "cluster.nodes", "expected a list")
+                    continue
+                }
+                for (index, item) in sequence.enumerated() {
+                    if let parsed = clusterNode(item, "cluster.nodes[\(index)]", position: index) { nodes.append(parsed) }
+                }
+            case "totem":
+                guard let totem = self.entries(value, "cluster.totem", allowed: ["token", "consensus"]) else { continue }
+                for (k, v) in totem {
+                    if k == "token", let t = integer(v, "cluster.totem.token", 100...60_000) { token = t }
+                    if k == "consensus", let c = integer(v, "cluster.totem.consensus", 120...120_000) { consensus = c }
+                }
+            case "dc-deadtime":
+                dcDeadtime = string(value, "cluster.dc-deadtime")
+            default:
+                break
+            }
+        }
+        if name == nil && !entries.contains(where: { $0.0 == "name" }) { issue(node, "cluster", "missing required key 'name'") }
+        if nodesNode == nil { issue(node, "cluster", "missing required key 'nodes'") }
+        if nodesNode != nil && nodes.isEmpty && nodesNode?.sequence?.isEmpty == true {
+            issue(nodesNode, "cluster.nodes", "a cluster needs at least one node")
+        }
+        let resolvedConsensus = consensus ?? (token == ClusterSpec.defaultToken ? ClusterSpec.defaultConsensus : token * 12 / 10)
+        if resolvedConsensus * 10 < token * 12 {
+            issue(node, "cluster.totem.consensus", "consensus \(resolvedConsensus) ms must be at least 1.2 × token (\(token * 12 / 10) ms), as corosync requires")
+        }
+        // Names, ids and addresses are unique across the cluster.
+        var seenNames: [String: Int] = [:]
+        var seenIDs: [UInt32: Int] = [:]
+        var seenAddresses: [String: String] = [:]
+        for (index, item) in nodes.enumerated() {
+            let itemNode = nodesNode?.sequence?[index]
+            if let first = seenNames[item.name] {
+                issue(itemNode, "cluster.nodes[\(index)]", "node '\(item.name)' is listed twice (also cluster.nodes[\(first)])")
+            }
+            seenNames[item.name] = seenNames[item.name] ?? index
+            if let first = seenIDs[item.nodeID], first != index {
+                issue(itemNode, "cluster.nodes[\(index)]", "node id \(item.nodeID) is used twice (also cluster.nodes[\(first)])")
+            }
+            seenIDs[item.nodeID] = seenIDs[item.nodeID] ?? index
+            for address in item.addresses {
+                if let other = seenAddresses[address], other != item.name {
+                    issue(itemNode, "cluster.nodes[\(index)].addresses", "address \(address) is also node '\(other)''s")
+                }
+                seenAddresses[address] = item.name
+            }
+        }
+        guard let name, !nodes.isEmpty else { return nil }
+        return ClusterSpec(name: name, nodes: nodes, token: token, consensus: resolvedConsensus, dcDeadtime: dcDeadtime)
+    }
+
+    mutating func clusterNode(_ node: YAMLNode, _ path: String, position: Int) -> ClusterSpec.Node? {
+        guard let entries = entries(node, path, allowed: ["name", "addresses", "id", "fence"]) else { return nil }
+        var name: String?
+        var addresses: [String] = []
+        var nodeID = UInt32(position + 1)
+        var fence: ClusterSpec.Fence?
+        for (key, value) in entries {
+            switch key {
+            case "name":
+                if let text = string(value, "\(path).name") {
+                    if text.wholeMatch(of: Self.namePattern) == nil {
+                        issue(value, "\(path).name", "'\(text)' is not a node name")
+                    } else {
+                        name = text
+                    }
+                }
+            case "addresses":
+                for (index, text) in strings(value, "\(path).addresses").enumerated() {
+                    if IPAddress.parse(text) == nil {
+                        issue(value, "\(path).addresses[\(index)]", "'\(text)' is not an IP address")
+                    } else {
+                        addresses.append(text)
+                    }
+                }
+            case "id":
+                if let id = integer(value, "\(path).id", 1...65_535) { nodeID = UInt32(id) }
+            case "fence":
+                fence = self.fence(value, "\(path).fence")
+            default:
+                break
+            }
+        }
+        if !entries.contains(where: { $0.0 == "name" }) { issue(node, path, "missing required key 'name'") }
+        if !entries.contains(where: { $0.0 == "addresses" }) { issue(node, path, "missing required key 'addresses'") }
+        guard let name, !addresses.isEmpty else { return nil }
+        return ClusterSpec.Node(name: name, nodeID: nodeID, addresses: addresses, fence: fence)
+    }
+
+    mutating func fence(_ node: YAMLNode, _ path: String) -> ClusterSpec.Fence? {
+        guard let mapping = node.mapping else {
+            issue(node, path, "expected a mapping")
+            return nil
+        }
+        var agent: String?
+        var parameters: [NVPair] = []
+        var passwordFile: String?
+        for (key, value) in mapping {
+            guard let name = key.scalar?.string, let text = string(value, "\(path).\(key.scalar?.string ?? "?")") else { continue }
+            switch name {
+            case "agent":
+                if text.wholeMatch(of: /fence_[A-Za-z0-9_]+/) == nil {
+                    issue(value, "\(path).agent", "'\(text)' is not a fence agent name (fence_...)")
+                } else {
+                    agent = text
+                }
+            case "password-file":
+                if text.wholeMatch(of: Self.safePathPattern) == nil {
+                    issue(value, "\(path).password-file", "'\(text)' must be an absolute path of letters, digits and / . _ -")
+                } else if !FileManager.default.isReadableFile(atPath: text) {
+                    issue(value, "\(path).password-file", "the password file \(text) does not exist or cannot be read")
+                } else if (FileManager.default.contents(atPath: text) ?? Data()).allSatisfy({ $0 == 0x0a || $0 == 0x20 }) {
+                    issue(value, "\(path).password-file", "the password file \(text) is empty")
+                } else {
+                    passwordFile = text
+                }
+            case "password", "passwd":
+                issue(value, "\(path).\(name)", "put the password in a file and name it with password-file (the spec and the CIB never hold it)")
+            case "pcmk_host_list", "password_script":
+                issue(value, "\(path).\(name)", "\(name) is set by khactl")
+            default:
+                parameters.append(NVPair(name: name, value: text))
+            }
+        }
+        guard let agent else {
+            if !mapping.keys.contains(where: { $0.scalar?.string == "agent" }) { issue(node, path, "missing required key 'agent'") }
+            return nil
+        }
+        return ClusterSpec.Fence(agent: agent, parameters: parameters, passwordFile: passwordFile)
+    }
+
+    // MARK: - profile
+
+    mutating func profile(_ node: YAMLNode, cluster: ClusterSpec) -> KubernetesControlPlaneProfile? {
+        guard let entries = entries(node, "profile", allowed: ["kubernetes-control-plane"]), let (_, body) = entries.first else {
+            return nil
+        }
+        let path = "profile.kubernetes-control-plane"
+        guard
+            let fields = self.entries(
+                body, path,
+                allowed: [
+                    "vips", "cidr", "frontend-port", "apiserver-port", "haproxy", "apiserver", "control-group", "vip-order",
+                    "monitor-interval", "stickiness", "pair-fence-delay",
+                ])
+        else { return nil }
+        let controllers = cluster.nodes.map { node -> KubernetesControlPlaneProfile.Controller in
+            guard let fence = node.fence else { return .init(name: node.name) }
+            var parameters: [String: String] = [:]
+            for pair in fence.parameters { parameters[pair.name] = pair.value ?? "" }
+            if let file = fence.passwordFile { parameters["password_script"] = "cat \(file)" }
+            return .init(name: node.name, fence: .init(agent: fence.agent, parameters: parameters))
+        }
+        var profile = KubernetesControlPlaneProfile(vips: [], controllers: controllers)
+        var vipsNode: YAMLNode?
+        for (key, value) in fields {
+            let at = "\(path).\(key)"
+            switch key {
+            case "vips":
+                vipsNode = value
+                profile.vips = strings(value, at)
+            case "cidr": if let v = integer(value, at, 1...128) { profile.cidr = v }
+            case "frontend-port": if let v = integer(value, at, 1...65_535) { profile.frontendPort = UInt16(v) }
+            case "apiserver-port": if let v = integer(value, at, 1...65_535) { profile.apiserverPort = UInt16(v) }
+            case "haproxy": profile.haproxy = component(value, at, current: profile.haproxy)
+            case "apiserver": profile.apiserver = component(value, at, current: profile.apiserver)
+            case "control-group":
+                if value.scalar?.string == "false" {
+                    profile.controlGroup = []
+                } else if let sequence = value.sequence {
+                    profile.controlGroup = sequence.enumerated().compactMap { index, item in
+                        let itemPath = "\(at)[\(index)]"
+                        guard let id = item.mapping?["id"].flatMap({ string($0, "\(itemPath).id") }) else {
+                            issue(item, itemPath, "missing required key 'id'")
+                            return nil
+                        }
+                        return component(item, itemPath, current: nil, id: id)
+                    }
+                } else {
+                    issue(value, at, "expected false or a list of {id, agent, params}")
+                }
+            case "vip-order":
+                if let text = string(value, at) {
+                    if let order = KubernetesControlPlaneProfile.VIPOrder(rawValue: text) {
+                        profile.vipOrder = order
+                    } else {
+                        issue(value, at, "expected haproxy-first or vip-first, found '\(text)'")
+                    }
+                }
+            case "monitor-interval": if let v = string(value, at) { profile.monitorInterval = v }
+            case "stickiness": if let v = string(value, at) { profile.stickiness = v }
+            case "pair-fence-delay": if let v = string(value, at) { profile.pairFenceDelay = v }
+            default: break
+            }
+        }
+        // The VIPs: well-formed, distinct, in no node's way.
+        let nodeAddresses = Dictionary(cluster.nodes.flatMap { node in node.addresses.map { ($0, node.name) } }) { a, _ in a }
+        if vipsNode == nil { issue(body, path, "missing required key 'vips'") }
+        if vipsNode != nil && profile.vips.isEmpty { issue(vipsNode, "\(path).vips", "at least one VIP is needed") }
+        var seen: Set<String> = []
+        for (index, vip) in profile.vips.enumerated() {
+            let at = "\(path).vips[\(index)]"
+            guard let address = IPAddress.parse(vip) else {
+                issue(vipsNode, at, "'\(vip)' is not an IP address")
+                continue
+            }
+            if !seen.insert(address.canonical).inserted { issue(vipsNode, at, "VIP \(vip) is listed twice") }
+            if let owner = nodeAddresses[vip] { issue(vipsNode, at, "VIP \(vip) is node '\(owner)''s address") }
+            let bits = address.isIPv6 ? 128 : 32
+            if profile.cidr > bits { issue(vipsNode, "\(path).cidr", "cidr \(profile.cidr) is longer than an address (\(bits) bits)") }
+            if !address.isIPv6, profile.cidr <= 30, let host = address.hostPart(prefix: profile.cidr), host == 0 || host == (1 << (32 - profile.cidr)) - 1 {
+                issue(vipsNode, at, "VIP \(vip) is the network or broadcast address of its /\(profile.cidr)")
+            }
+        }
+        return profile
+    }
+
+    /// `false`, or `{agent, params}` over a component's defaults.
+    mutating func component(
+        _ node: YAMLNode, _ path: String, current: KubernetesControlPlaneProfile.Component?, id: String? = nil
+    ) -> KubernetesControlPlaneProfile.Component? {
+        if node.scalar?.string == "false" { return nil }
+        guard let entries = entries(node, path, allowed: ["id", "agent", "params"]) else { return current }
+        var result = current ?? KubernetesControlPlaneProfile.Component(id: id ?? "", agent: ResourceAgent(class: .ocf, provider: "pacemaker", type: "Dummy"))
+        if let id { result.id = id }
+        var hasAgent = current != nil
+        for (key, value) in entries {
+            switch key {
+            case "agent":
+                if let text = string(value, "\(path).agent") {
+                    if let agent = ResourceAgent(parsing: text) {
+                        result.agent = agent
+                        hasAgent = true
+                    } else {
+                        issue(value, "\(path).agent", "'\(text)' is not an agent (class:type or ocf:provider:type)")
+                    }
+                }
+            case "params":
+                guard let mapping = value.mapping else {
+                    issue(value, "\(path).params", "expected a mapping")
+                    continue
+                }
+                for (k, v) in mapping {
+                    if let name = k.scalar?.string, let text = string(v, "\(path).params.\(name)") { result.parameters[name] = text }
+                }
+            default:
+                break
+            }
+        }
+        if !hasAgent { issue(node, path, "missing required key 'agent'") }
+        return result
+    }
+}
+
+/// An IPv4 or IPv6 address, parsed with inet_pton.
+struct IPAddress {
+    let bytes: [UInt8]
+    var isIPv6: Bool { bytes.count == 16 }
+
+    static func parse(_ text: String) -> IPAddress? {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 {
+            return IPAddress(bytes: withUnsafeBytes(of: v4) { Array($0) })
+        }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, text, &v6) == 1 {
+            return IPAddress(bytes: withUnsafeBytes(of: v6) { Array($0) })
+        }
+        return nil
+    }
+
+    var canonical: String { bytes.map(String.init).joined(separator: ".") }
+
+    /// The host part of an IPv4 address under `prefix`.
+    func hostPart(prefix: Int) -> UInt32? {
+        guard bytes.count == 4 else { return nil }
+        let value = bytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        let mask: UInt32 = prefix == 0 ? 0 : ~UInt32(0) << (32 - prefix)
+        return value & ~mask
+    }
+}
