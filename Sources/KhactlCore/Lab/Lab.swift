@@ -105,6 +105,9 @@ extension Lab {
         public var fencing = true
         /// How long to wait for every node to be online in pacemaker.
         public var timeout: Duration = .seconds(90)
+        /// Bare controllers: namespaces, network and BMCs, but no cluster files and no corosync or pacemaker;
+        /// `khactl lab bootstrap` (khactl bootstrap on every node) makes the cluster.
+        public var bare = false
 
         /// Default options.
         public init() {}
@@ -136,13 +139,17 @@ extension Lab {
             do {
                 progress("switch: bridge 198.18.0.0/24, client \(LabNetwork.client)")
                 try await startSwitch(&state)
-                try writeClusterFiles(state, fencing: options.fencing)
+                if options.bare {
+                    try writeBareFolders(state)
+                } else {
+                    try writeClusterFiles(state, fencing: options.fencing)
+                }
                 if options.fencing {
                     progress("BMCs: Redfish on \(state.nodes.map(\.bmcAddress).joined(separator: ", ")) (TLS by haproxy)")
                     try startBMCs(&state)
                 }
                 for index in 1...options.nodes {
-                    progress("node\(index): namespaces, \(LabNetwork.nodeAddress(index)), corosync, pacemaker")
+                    progress("node\(index): namespaces, \(LabNetwork.nodeAddress(index))\(options.bare ? " (bare: no cluster yet)" : ", corosync, pacemaker")")
                     try await startNode(index, &state)
                 }
             } catch {
@@ -152,6 +159,7 @@ extension Lab {
                 throw error
             }
         }
+        if options.bare { return }
         progress("waiting until every node is online in pacemaker")
         try await waitUntilOnline(count: options.nodes, timeout: options.timeout)
     }
@@ -185,6 +193,29 @@ extension Lab {
             Command("nsenter", ["--net=\(path)", "--", "ip", "-batch", "-"], standardInput: Array((lines.joined(separator: "\n") + "\n").utf8)))
     }
 
+    /// The private folders of every node, empty: a controller with the packages installed and nothing else.
+    private func writeBareFolders(_ state: LabState) throws {
+        try writeBMCPassword()
+        for node in state.nodes {
+            let root = store.nodeFolder(node.index)
+            for path in LabNode.privateFolders {
+                try FileManager.default.createDirectory(at: root.appendingPathComponent(path), withIntermediateDirectories: true)
+            }
+            try LabNode.prepareOwnership(root)
+        }
+    }
+
+    /// The lab BMCs' password, in a 0400 file of the lab's folder.
+    @discardableResult
+    private func writeBMCPassword() throws -> String {
+        let password = String((0..<24).map { _ in "abcdefghijkmnpqrstuvwxyz23456789".randomElement()! })
+        let passwordPath = folder.appendingPathComponent("bmc-password").path
+        guard FileManager.default.createFile(atPath: passwordPath, contents: Data(password.utf8), attributes: [.posixPermissions: 0o400]) else {
+            throw LabError("cannot write \(passwordPath)")
+        }
+        return password
+    }
+
     /// Folders, configuration, authkey and first CIB of every node (each node's private "disk").
     private func writeClusterFiles(_ state: LabState, fencing: Bool) throws {
         let key = try AuthKey.generate().bytes
@@ -192,11 +223,7 @@ extension Lab {
             clusterName: name,
             nodes: state.nodes.map { CorosyncConfig.Node(name: $0.name, nodeID: UInt32($0.index), addresses: [$0.address]) },
             token: state.token, consensus: state.consensus, tokenCoefficient: 0)
-        let password = (0..<24).map { _ in "abcdefghijkmnpqrstuvwxyz23456789".randomElement()! }
-        let passwordPath = folder.appendingPathComponent("bmc-password").path
-        guard FileManager.default.createFile(atPath: passwordPath, contents: Data(String(password).utf8), attributes: [.posixPermissions: 0o400]) else {
-            throw LabError("cannot write \(passwordPath)")
-        }
+        let password = try writeBMCPassword()
         let cib = try LabCIB.initial(clusterName: name, nodes: state.nodes, fencing: fencing, bmcPassword: String(password))
         for node in state.nodes {
             let root = store.nodeFolder(node.index)
@@ -239,6 +266,10 @@ extension Lab {
 
         // Private folders over the host's, and a private /dev/shm (corosync's PID is the same in every
         // node's PID namespace, so its shared-memory files would collide).
+        // A mount point the host lacks (/etc/khactl on a machine that never ran bootstrap) is made empty.
+        for path in LabNode.privateFolders where !FileManager.default.fileExists(atPath: "/" + path) {
+            try FileManager.default.createDirectory(atPath: "/" + path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
         var mounts: [[String]] = LabNode.privateFolders.map { ["mount", "--bind", root.appendingPathComponent($0).path, "/" + $0] }
         mounts.append(["mount", "-t", "tmpfs", "-o", "mode=1777,size=256m", "tmpfs", "/dev/shm"])
         for argv in mounts {
@@ -254,8 +285,14 @@ extension Lab {
             "address add \(LabNetwork.nodeAddress(index))/\(LabNetwork.prefix) dev eth0",
             "link set eth0 up",
         ])
-        // VIPs are bound by haproxy on every node before they arrive (the Kubernetes profile needs it).
-        try await runner.check(Command("nsenter", Lab.enter(initProcess, ["sysctl", "-qw", "net.ipv4.ip_nonlocal_bind=1"])))
+        // A bare node (no corosync.conf on its "disk" yet) waits for `khactl lab bootstrap`; a bootstrapped one
+        // boots its cluster stack as a controller would.
+        guard FileManager.default.fileExists(atPath: root.appendingPathComponent("etc/corosync/corosync.conf").path) else { return }
+        // VIPs are bound by haproxy on every node before they arrive (the Kubernetes profile needs it); a
+        // bootstrapped node has it in its own /etc/sysctl.d.
+        let sysctlFile = root.appendingPathComponent("etc/sysctl.d/90-khactl.conf").path
+        let sysctl = FileManager.default.fileExists(atPath: sysctlFile) ? ["sysctl", "-q", "-p", "/etc/sysctl.d/90-khactl.conf"] : ["sysctl", "-qw", "net.ipv4.ip_nonlocal_bind=1"]
+        try await runner.check(Command("nsenter", Lab.enter(initProcess, sysctl)))
         // corosync daemonizes once it is ready; pacemakerd always runs in the foreground, so setsid -f
         // detaches it and the node's init becomes its parent.
         try await runner.check(Command("nsenter", Lab.enter(initProcess, ["corosync"]), timeout: .seconds(30)))
@@ -442,7 +479,7 @@ enum LabNode {
     /// Folders each node has of its own, bind-mounted over the host's inside the node.
     static let privateFolders = [
         "etc/corosync", "var/lib/corosync", "var/log/corosync", "var/lib/pacemaker", "var/log/pacemaker",
-        "etc/pacemaker", "etc/haproxy", "run",
+        "etc/pacemaker", "etc/haproxy", "etc/sysctl.d", "etc/khactl", "run",
     ]
 
     static var hacluster: (uid: uid_t, gid: gid_t) {

@@ -7,7 +7,7 @@ public struct LabCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "lab",
         abstract: "A real N-node Corosync/Pacemaker cluster in network namespaces on this machine.",
-        subcommands: [LabUp.self, LabStatus.self, LabExec.self, LabKill.self, LabRevive.self, LabDrill.self, LabDown.self, LabInit.self, LabBMCCommand.self]
+        subcommands: [LabUp.self, LabBootstrapCommand.self, LabStatus.self, LabExec.self, LabKill.self, LabRevive.self, LabDrill.self, LabDown.self, LabInit.self, LabBMCCommand.self]
     )
 
     public init() {}
@@ -46,6 +46,11 @@ public struct LabUp: AsyncParsableCommand {
     @Option(help: "corosync consensus timeout in ms.") public var consensus = 1200
     @Flag(inversion: .prefixedNo, help: "Fencing through a lab BMC per node and fence_redfish.") public var fencing = true
     @Flag(help: "Install the example resources (an IPaddr2 VIP and a cloned haproxy) once the lab is up.") public var example = false
+    @Flag(help: "Bare controllers: no cluster yet; `khactl lab bootstrap` makes it with khactl bootstrap.") public var bare = false
+
+    public func validate() throws {
+        if bare && example { throw ValidationError("--example needs a cluster; with --bare use `khactl lab bootstrap`") }
+    }
 
     public init() {}
 
@@ -55,6 +60,7 @@ public struct LabUp: AsyncParsableCommand {
         options.token = token
         options.consensus = consensus
         options.fencing = fencing
+        options.bare = bare
         let lab = try self.lab.lab()
         let start = ContinuousClock.now
         try await reportingErrors {
@@ -64,7 +70,7 @@ public struct LabUp: AsyncParsableCommand {
                 try await lab.installExample()
             }
         }
-        print("lab \(lab.name): up, \(nodes) nodes online, in \((ContinuousClock.now - start).formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1))))")
+        print("lab \(lab.name): up, \(nodes) nodes \(bare ? "(bare)" : "online"), in \((ContinuousClock.now - start).formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1))))")
     }
 }
 
@@ -265,5 +271,45 @@ public struct LabDrill: AsyncParsableCommand {
             try await lab.drill(options) { if !json { print($0) } }
         }
         print(json ? report.json.line : report.text)
+    }
+}
+
+/// `khactl lab bootstrap`: khactl bootstrap on every node of a bare lab.
+public struct LabBootstrapCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "bootstrap",
+        abstract: "Run khactl bootstrap on every node of a bare lab (`lab up --bare`), from a spec of the lab's nodes and BMCs.")
+
+    /// The profiles `--profile` knows.
+    public enum ProfileName: String, ExpressibleByArgument, CaseIterable, Sendable {
+        case kubernetesControlPlane = "kubernetes-control-plane"
+    }
+
+    @OptionGroup public var lab: LabOptions
+    @Option(help: "Write a spec for the lab's nodes with this profile.") public var profile: ProfileName?
+    @Option(name: [.customShort("f"), .customLong("file")], help: "Use this spec instead (its nodes must be the lab's).") public var file: String?
+    @Option(help: "The VIPs of the profile (repeat for several).") public var vip: [String] = [LabNetwork.defaultVIP]
+
+    public init() {}
+
+    public func validate() throws {
+        if (profile == nil) == (file == nil) { throw ValidationError("give either --profile kubernetes-control-plane or -f SPEC") }
+    }
+
+    public func run() async throws {
+        let lab = try self.lab.lab()
+        let start = ContinuousClock.now
+        let results = try await reportingErrors {
+            try await lab.bootstrap(spec: file, vips: vip) { print("lab \(lab.name): \($0)") }
+        }
+        var failed: [String] = []
+        for (node, output) in results {
+            for line in (output.standardOutput + output.standardError).split(separator: "\n", omittingEmptySubsequences: false) {
+                print("\(node) | \(line)")
+            }
+            if !output.succeeded { failed.append("\(node) (exit \(output.status))") }
+        }
+        if !failed.isEmpty { throw CLIError("lab \(lab.name): bootstrap failed on \(failed.joined(separator: ", "))") }
+        print("lab \(lab.name): bootstrapped \(results.count) nodes in \((ContinuousClock.now - start).formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1))))")
     }
 }

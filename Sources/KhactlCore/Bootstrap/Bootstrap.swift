@@ -1,0 +1,387 @@
+import ClusterExec
+import Corosync
+import Foundation
+import Pacemaker
+
+/// Where bootstrap writes; real hosts use the defaults.
+public struct BootstrapPaths: Sendable {
+    public var corosyncConfig = "/etc/corosync/corosync.conf"
+    public var authkey = "/etc/corosync/authkey"
+    public var haproxyConfig = "/etc/haproxy/haproxy.cfg"
+    public var sysctlFile = "/etc/sysctl.d/90-khactl.conf"
+    public var cib = "/var/lib/pacemaker/cib/cib.xml"
+    public var pacemakerLog = "/var/log/pacemaker/pacemaker.log"
+
+    public init() {}
+}
+
+/// Options of one bootstrap run.
+public struct BootstrapOptions: Sendable {
+    /// This node's name in the spec; nil: the host name.
+    public var node: String?
+    /// The authkey to install (made once with `khactl keygen FILE` and copied to every node).
+    public var authkey: String?
+    /// Show what would be done; change nothing.
+    public var dryRun = false
+    /// Apply a corosync.conf that differs from the running one (`corosync-cfgtool -R`).
+    public var reload = false
+    /// Adopt objects of the profile that exist but were not made by khactl.
+    public var adopt = false
+    /// How long to wait for quorum and for pacemaker.
+    public var timeout: Duration = .seconds(180)
+    public var paths = BootstrapPaths()
+    /// Receives each line of progress.
+    public var progress: @Sendable (String) -> Void = { print($0) }
+
+    public init() {}
+}
+
+/// An error that stops bootstrap; nothing after the failing step was done.
+public struct BootstrapError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// `khactl bootstrap`: from a controller with corosync and pacemaker installed to a member of a fenced,
+/// quorate cluster running the profile. Every step checks before it acts, so a re-run changes nothing.
+public struct Bootstrap: Sendable {
+    public let deployment: DeploymentSpec
+    public let cluster: ClusterSpec
+    public let options: BootstrapOptions
+    let runner: any CommandRunner = SubprocessRunner()
+
+    /// What a run changed, step by step (empty on a re-run).
+    public struct Report: Sendable {
+        public var changed: [String] = []
+        public var unchanged: [String] = []
+        public var applied: ApplyResult?
+    }
+
+    /// Checks the spec and the inputs; throws before anything is written.
+    public init(deployment: DeploymentSpec, options: BootstrapOptions) throws {
+        guard let cluster = deployment.cluster else {
+            throw BootstrapError("the spec has no cluster section; bootstrap needs the cluster's name and nodes")
+        }
+        self.deployment = deployment
+        self.cluster = cluster
+        self.options = options
+        let problems = Validator.validate(deployment.spec).filter { $0.severity == .error }
+        if !problems.isEmpty {
+            throw BootstrapError(problems.map { "error: \($0)" }.joined(separator: "\n"))
+        }
+        let missing = AgentCheck.missing(in: deployment.spec.configuration)
+        if !missing.isEmpty { throw BootstrapError(missing.map { "error: \($0)" }.joined(separator: "\n")) }
+        _ = try localNode()
+        if let path = options.authkey {
+            do {
+                _ = try AuthKey.read(path)
+            } catch {
+                throw BootstrapError("--authkey: \(error)")
+            }
+        } else if !FileManager.default.fileExists(atPath: options.paths.authkey) {
+            throw BootstrapError(
+                "no authkey at \(options.paths.authkey): make one with `khactl keygen FILE`, copy it to every node, and pass --authkey FILE")
+        }
+    }
+
+    /// This node in the spec.
+    public func localNode() throws -> ClusterSpec.Node {
+        let name = options.node ?? ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? ""
+        guard let node = cluster.nodes.first(where: { $0.name == name }) else {
+            throw BootstrapError(
+                "this node ('\(name)') is not in the spec's cluster (\(cluster.nodes.map(\.name).joined(separator: ", "))); pass --node NAME")
+        }
+        return node
+    }
+
+    /// Runs every step.
+    public func run() async throws -> Report {
+        var report = Report()
+        let say = options.progress
+        let prefix = options.dryRun ? "would " : ""
+        func note(_ changed: Bool, _ what: String) {
+            if changed {
+                report.changed.append(what)
+                say("bootstrap: \(prefix)\(what)")
+            } else {
+                report.unchanged.append(what)
+                say("bootstrap: unchanged: \(what)")
+            }
+        }
+        let node = try localNode()
+        say("bootstrap: node \(node.name) (id \(node.nodeID)) of cluster \(cluster.name), \(cluster.nodes.count) nodes, token \(cluster.token) ms, consensus \(cluster.consensus) ms")
+        let corosyncRunning = Self.running("corosync")
+
+        // 1. The authkey.
+        if let source = options.authkey {
+            let key = try AuthKey.read(source)
+            let current = FileManager.default.contents(atPath: options.paths.authkey)
+            if let current, [UInt8](current) == key.bytes {
+                note(false, "authkey \(options.paths.authkey)")
+            } else if current != nil {
+                throw BootstrapError(
+                    "\(options.paths.authkey) holds another key; a running cluster's key is not replaced by bootstrap (remove it first if this node is new)")
+            } else {
+                if !options.dryRun { try key.write(to: options.paths.authkey) }
+                note(true, "install authkey \(options.paths.authkey) (mode 0400)")
+            }
+        } else {
+            note(false, "authkey \(options.paths.authkey)")
+        }
+
+        // 2. corosync.conf.
+        let config = cluster.corosyncConfig.render()
+        let currentConfig = try? String(contentsOfFile: options.paths.corosyncConfig, encoding: .utf8)
+        if currentConfig == config {
+            note(false, "corosync.conf \(options.paths.corosyncConfig)")
+        } else if currentConfig != nil && corosyncRunning && !options.reload {
+            throw BootstrapError(
+                "\(options.paths.corosyncConfig) differs from the spec's and corosync is running with it:\n"
+                    + Self.lineDiff(currentConfig ?? "", config)
+                    + "\nrun again with --reload to write it and reload corosync (corosync-cfgtool -R) on every node")
+        } else {
+            if !options.dryRun { try Self.writeAtomically(options.paths.corosyncConfig, config, mode: 0o644) }
+            note(true, "write corosync.conf \(options.paths.corosyncConfig)")
+            if corosyncRunning && options.reload {
+                if !options.dryRun {
+                    _ = try await check(Command("corosync-cfgtool", ["-R"], timeout: .seconds(30)), "reload corosync")
+                }
+                note(true, "reload corosync (corosync-cfgtool -R)")
+            }
+        }
+
+        // 3. The kernel lets haproxy bind VIPs it does not hold yet.
+        if let profile = deployment.profile {
+            var sysctl = "# Written by khactl bootstrap: haproxy binds the API VIPs before they arrive.\nnet.ipv4.ip_nonlocal_bind = 1\n"
+            if profile.vips.contains(where: { $0.contains(":") }) { sysctl += "net.ipv6.ip_nonlocal_bind = 1\n" }
+            let current = try? String(contentsOfFile: options.paths.sysctlFile, encoding: .utf8)
+            let live = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_nonlocal_bind", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            if current == sysctl && live == "1" {
+                note(false, "net.ipv4.ip_nonlocal_bind=1 (\(options.paths.sysctlFile))")
+            } else {
+                if !options.dryRun {
+                    try Self.writeAtomically(options.paths.sysctlFile, sysctl, mode: 0o644)
+                    _ = try await check(Command("sysctl", ["-q", "-p", options.paths.sysctlFile]), "set net.ipv4.ip_nonlocal_bind")
+                }
+                note(true, "set net.ipv4.ip_nonlocal_bind=1, persisted in \(options.paths.sysctlFile)")
+            }
+            // 4. haproxy's configuration.
+            if profile.haproxy != nil {
+                let text = HAProxyConfig.render(profile: profile, cluster: cluster)
+                if (try? String(contentsOfFile: options.paths.haproxyConfig, encoding: .utf8)) == text {
+                    note(false, "haproxy configuration \(options.paths.haproxyConfig)")
+                } else {
+                    if !options.dryRun {
+                        try Self.writeAtomically(options.paths.haproxyConfig, text, mode: 0o644)
+                        if Self.running("haproxy") {
+                            say("bootstrap: haproxy is running with an older configuration; `crm_resource --restart --resource haproxy-clone` reloads it")
+                        }
+                    }
+                    note(true, "write haproxy configuration \(options.paths.haproxyConfig) (frontend \(profile.vips.map { "\($0):\(profile.frontendPort)" }.joined(separator: ", ")), \(cluster.nodes.count) API servers on :\(profile.apiserverPort))")
+                }
+            }
+        }
+
+        // 5. A first CIB with a short dc-deadtime, before pacemaker's first start only.
+        if let deadtime = cluster.dcDeadtime, !FileManager.default.fileExists(atPath: options.paths.cib), !Self.running("pacemakerd") {
+            if !options.dryRun { try await seedCIB(dcDeadtime: deadtime) }
+            note(true, "seed the first CIB (dc-deadtime \(deadtime))")
+        }
+
+        // 6. corosync and pacemaker.
+        try await startServices(note: note)
+        if options.dryRun {
+            say("bootstrap: dry run: nothing was written or started")
+            return report
+        }
+
+        // 7. Membership and quorum, through the corosync bindings; then pacemaker's DC.
+        try await waitForQuorum()
+        say("bootstrap: corosync: quorate")
+        try await waitForPacemaker(node: node.name)
+        say("bootstrap: pacemaker: DC elected, \(node.name) online")
+
+        // 8. The profile and the spec's resources, through the apply engine (safe from every node at once:
+        // each write is a versioned patch, re-planned on conflict).
+        var applyOptions = ApplyOptions()
+        applyOptions.plan = PlanOptions(prune: false, adopt: options.adopt)
+        applyOptions.progress = { say("bootstrap: apply: \($0)") }
+        let result = try await ApplyEngine(options: applyOptions).apply(deployment.spec.configuration)
+        report.applied = result
+        if result.written {
+            note(true, "apply the resource graph: \(result.plan.steps.count) change\(result.plan.steps.count == 1 ? "" : "s")")
+        } else {
+            note(false, "resource graph (CIB epoch \(result.plan.baseVersion.epoch))")
+        }
+        return report
+    }
+
+    // MARK: - Steps
+
+    private func startServices(note: (Bool, String) -> Void) async throws {
+        if Self.systemdRuns {
+            for unit in ["corosync", "pacemaker"] {
+                let active = try await runner.run(Command("systemctl", ["is-active", "--quiet", unit])).succeeded
+                let enabled = try await runner.run(Command("systemctl", ["is-enabled", "--quiet", unit])).succeeded
+                if active && enabled {
+                    note(false, "\(unit) running (systemd)")
+                } else {
+                    if !options.dryRun {
+                        _ = try await check(Command("systemctl", ["enable", "--now", unit], timeout: .seconds(120)), "start \(unit)")
+                    }
+                    note(true, "enable and start \(unit) (systemd)")
+                }
+            }
+            return
+        }
+        if Self.running("corosync") {
+            note(false, "corosync running")
+        } else {
+            // corosync daemonizes once its IPC is ready.
+            if !options.dryRun { _ = try await check(Command("corosync", [], timeout: .seconds(60)), "start corosync") }
+            note(true, "start corosync (no systemd here: started directly)")
+        }
+        if Self.running("pacemakerd") {
+            note(false, "pacemaker running")
+        } else {
+            if !options.dryRun {
+                // pacemakerd stays in the foreground; setsid -f detaches it from this process.
+                let log = "/var/log/pacemaker/pacemakerd.out"
+                _ = try? FileManager.default.createDirectory(atPath: "/var/log/pacemaker", withIntermediateDirectories: true)
+                do {
+                    _ = try Daemon.spawn(
+                        Command("setsid", ["-f", "pacemakerd"], environment: ["PCMK_logfile": options.paths.pacemakerLog]), log: log)
+                } catch {
+                    throw BootstrapError("start pacemaker: \(error)")
+                }
+                let deadline = ContinuousClock.now + .seconds(15)
+                while !Self.running("pacemakerd") && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+                guard Self.running("pacemakerd") else { throw BootstrapError("start pacemaker: pacemakerd did not stay up; see \(log)") }
+            }
+            note(true, "start pacemaker (no systemd here: started directly)")
+        }
+    }
+
+    private func seedCIB(dcDeadtime: String) async throws {
+        let empty = try await check(Command("cibadmin", ["--empty"]), "make the first CIB").standardOutput
+        let folder = (options.paths.cib as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try Self.writeAtomically(options.paths.cib, empty, mode: 0o600)
+        _ = try await check(
+            Command(
+                "crm_attribute", ["--type", "crm_config", "--name", "dc-deadtime", "--update", dcDeadtime],
+                environment: ["CIB_file": options.paths.cib]), "seed dc-deadtime")
+        if let user = getpwnam("hacluster"), let group = getgrnam("haclient") {
+            chown(options.paths.cib, user.pointee.pw_uid, group.pointee.gr_gid)
+            chown(folder, user.pointee.pw_uid, group.pointee.gr_gid)
+        }
+        // pacemaker checks a .sig beside cib.xml only when it exists.
+        try? FileManager.default.removeItem(atPath: options.paths.cib + ".sig")
+    }
+
+    private func waitForQuorum() async throws {
+        let deadline = ContinuousClock.now + options.timeout
+        var last = "corosync not answering yet"
+        var announced = false
+        while ContinuousClock.now < deadline {
+            do {
+                let quorum = try Quorum()
+                defer { quorum.close() }
+                if try quorum.isQuorate() { return }
+                last = "not quorate"
+                if !announced {
+                    announced = true
+                    let waitForAll = cluster.nodes.count == 2 ? " (a pair waits for both nodes once: wait_for_all)" : ""
+                    options.progress("bootstrap: waiting for quorum: start bootstrap on the other nodes too\(waitForAll)")
+                }
+            } catch {
+                last = "\(error)"
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw BootstrapError("corosync did not become quorate within \(options.timeout) (\(last)); are the other nodes bootstrapped and reachable?")
+    }
+
+    private func waitForPacemaker(node: String) async throws {
+        let deadline = ContinuousClock.now + options.timeout
+        var last = "no answer yet"
+        while ContinuousClock.now < deadline {
+            if let output = try? await runner.run(Command("crm_mon", ["--output-as=xml", "-1"], timeout: .seconds(10))), output.succeeded,
+                let status = try? ClusterStatus(xml: output.standardOutput)
+            {
+                if status.dc != nil && status.quorate && status.nodes.contains(where: { $0.name == node && $0.online }) { return }
+                last = "DC \(status.dc ?? "none"), quorate \(status.quorate)"
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        throw BootstrapError("pacemaker did not elect a DC with \(node) online within \(options.timeout) (\(last))")
+    }
+
+    @discardableResult
+    private func check(_ command: Command, _ step: String) async throws -> CommandOutput {
+        do {
+            return try await runner.check(command)
+        } catch {
+            throw BootstrapError("\(step): \(error)")
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// Whether systemd is the service manager here.
+    static var systemdRuns: Bool { FileManager.default.fileExists(atPath: "/run/systemd/system") }
+
+    /// Whether a process named `name` runs (in this PID namespace).
+    static func running(_ name: String) -> Bool {
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(entry) != nil {
+            if let comm = try? String(contentsOfFile: "/proc/\(entry)/comm", encoding: .utf8),
+                comm.trimmingCharacters(in: .newlines) == name
+            {
+                if let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                    let close = stat.lastIndex(of: ")"), stat[stat.index(close, offsetBy: 2)] == "Z"
+                {
+                    continue
+                }
+                return true
+            }
+        }
+        return false
+    }
+
+    /// Writes `text` to `path` through a temporary file in the same folder and a rename.
+    static func writeAtomically(_ path: String, _ text: String, mode: Int) throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let temporary = "\(folder)/.\((path as NSString).lastPathComponent).khactl-\(getpid())"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
+            throw BootstrapError("cannot write \(temporary)")
+        }
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw BootstrapError("cannot write \(path): \(reason)")
+        }
+    }
+
+    /// The lines only in `old` (-) and only in `new` (+).
+    static func lineDiff(_ old: String, _ new: String) -> String {
+        let a = old.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let b = new.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let removed = a.filter { !b.contains($0) }.map { "  - \($0)" }
+        let added = b.filter { !a.contains($0) }.map { "  + \($0)" }
+        return (removed + added).joined(separator: "\n")
+    }
+}
+
+extension KubernetesControlPlaneProfile {
+    /// What a pair's operators must know, printed by bootstrap and written in README.
+    public static let twoNodeTruth = """
+        A pair runs with corosync's two_node (which turns on wait_for_all): either node alone keeps quorum when \
+        its peer dies, so only fencing decides who survives a split: each node tries to power the other off and \
+        pcmk_delay_base gives one of them a head start, so both cannot shoot at once. wait_for_all means a node \
+        that boots alone (after a power cut of both) does not start any resource until it has seen its peer \
+        once: a lone rebooted controller waits, by design, rather than risk running the VIP twice. Without \
+        working fencing a pair is not safe; keep the fence devices tested (`stonith_admin --list-registered`).
+        """
+}

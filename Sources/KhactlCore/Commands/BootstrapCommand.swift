@@ -1,0 +1,78 @@
+import ArgumentParser
+import ClusterExec
+import Foundation
+import Pacemaker
+
+/// `khactl bootstrap`: run on each controller; makes the cluster and applies the profile.
+public struct BootstrapCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "bootstrap",
+        abstract: "Make this controller a member of the spec's cluster: corosync.conf, authkey, services, quorum, the profile.",
+        discussion: """
+            Run it on every controller (at the same time is fine). Each step checks before it acts: a re-run \
+            changes nothing. The resource graph is applied through the apply engine, safely from every node at once.
+            """)
+
+    @Option(name: [.customShort("f"), .customLong("file")], help: "The spec file with cluster: and profile: sections.")
+    public var file: String
+
+    @Option(help: ArgumentHelp("The authkey to install (make it once with `khactl keygen FILE`).", valueName: "file"))
+    public var authkey: String?
+
+    @Option(help: "This node's name in the spec (default: the host name).")
+    public var node: String?
+
+    @Flag(help: "Show what would be done; write and start nothing.")
+    public var dryRun = false
+
+    @Flag(help: "Write a corosync.conf that differs from the running one and reload corosync (corosync-cfgtool -R).")
+    public var reload = false
+
+    @Flag(help: "Take over objects of the profile that exist but were not made by khactl.")
+    public var adopt = false
+
+    @Option(help: "Seconds to wait for quorum and for pacemaker.")
+    public var timeout = 180
+
+    public init() {}
+
+    public func run() async throws {
+        let deployment: DeploymentSpec
+        do {
+            deployment = try DeploymentSpec.load(path: file)
+        } catch let error as SpecLoadError {
+            try loadFailure(error).emit()
+            return
+        }
+        var options = BootstrapOptions()
+        options.node = node
+        options.authkey = authkey
+        options.dryRun = dryRun
+        options.reload = reload
+        options.adopt = adopt
+        options.timeout = .seconds(timeout)
+        let bootstrap: Bootstrap
+        do {
+            bootstrap = try Bootstrap(deployment: deployment, options: options)
+        } catch {
+            throw CLIError("bootstrap: \(error)\nnothing was written")
+        }
+        let report: Bootstrap.Report
+        do {
+            report = try await bootstrap.run()
+        } catch {
+            throw CLIError("bootstrap: \(error)")
+        }
+        if report.changed.isEmpty {
+            print("bootstrap: nothing changed: this node already matches the spec")
+        } else if !dryRun {
+            print("bootstrap: done, \(report.changed.count) change\(report.changed.count == 1 ? "" : "s")")
+        }
+        if let cluster = deployment.cluster, cluster.nodes.count == 2 {
+            print("\nTwo nodes: " + KubernetesControlPlaneProfile.twoNodeTruth)
+        }
+        if let profile = deployment.profile {
+            print("\nOnce the VIP answers, on the first controller:\n  \(profile.kubeadmInit)")
+        }
+    }
+}

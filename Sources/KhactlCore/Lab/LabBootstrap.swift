@@ -1,0 +1,137 @@
+import ClusterExec
+import Foundation
+
+/// `khactl lab bootstrap`: `khactl bootstrap` on every node of a bare lab, at once, from a spec of the
+/// lab's nodes, addresses and BMCs, with a stand-in for kube-apiserver.
+extension Lab {
+    /// Where the stand-in's files live inside every node.
+    static let standInConfig = "/etc/khactl/apiserver-standin.cfg"
+    static let standInPEM = "/etc/khactl/apiserver-standin.pem"
+    static let nodePasswordFile = "/etc/khactl/bmc-password"
+
+    /// The spec `lab bootstrap --profile kubernetes-control-plane` writes: the lab's nodes with their
+    /// BMCs, the lab's token, the Kubernetes profile on the default VIP with lab stand-ins for the API
+    /// server (haproxy answering HTTPS /healthz) and the controllers (Dummy).
+    func profileSpec(_ state: LabState, vips: [String]) -> String {
+        var lines = [
+            "# Written by `khactl lab bootstrap` for lab \(state.name): its nodes, BMCs and timings.",
+            "cluster:",
+            "  name: \(state.name)",
+            "  dc-deadtime: 2s   # the lab's nodes all start within a second",
+            "  totem: {token: \(state.token), consensus: \(state.consensus)}",
+            "  nodes:",
+        ]
+        for node in state.nodes {
+            lines.append(
+                "    - {name: \(node.name), addresses: [\(node.address)], fence: {agent: fence_redfish, ip: \(node.bmcAddress), ipport: \"443\", "
+                    + "username: admin, password-file: \(Lab.nodePasswordFile), ssl_insecure: \"1\", power_wait: \"0\"}}")
+        }
+        lines += [
+            "properties:",
+            "  stonith-action: \"off\"      # a fenced lab node stays off until `khactl lab revive`",
+            "  stonith-timeout: 30s",
+            "profile:",
+            "  kubernetes-control-plane:",
+            "    vips: [\(vips.joined(separator: ", "))]",
+            "    cidr: \(LabNetwork.prefix)",
+            "    frontend-port: 7443",
+            "    apiserver-port: 6443",
+            "    haproxy: {agent: \"lsb:haproxy\"}        # no systemd in a lab node",
+            "    apiserver:                              # the lab's stand-in: haproxy answering HTTPS /healthz",
+            "      agent: \"ocf:heartbeat:anything\"",
+            "      params: {binfile: /usr/sbin/haproxy, cmdline_options: \"-db -f \(Lab.standInConfig)\"}",
+            "    control-group:",
+            "      - {id: kube-controller-manager, agent: \"ocf:pacemaker:Dummy\"}",
+            "      - {id: kube-scheduler, agent: \"ocf:pacemaker:Dummy\"}",
+        ]
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The stand-in API server's haproxy configuration.
+    static let standInConfigText = """
+        # The lab's stand-in for kube-apiserver: HTTPS on :6443, /healthz answers 200.
+        global
+            maxconn 256
+        defaults
+            mode http
+            timeout connect 2s
+            timeout client 30s
+            timeout server 30s
+        frontend apiserver-standin
+            bind :6443 ssl crt \(standInPEM)
+            http-request return status 200 content-type text/plain string ok if { path /healthz }
+            http-request return status 200 content-type application/json string "{\\"kind\\":\\"Status\\",\\"standIn\\":true}"
+
+        """
+
+    /// Writes the spec (unless one is given), the files every node needs, and runs `khactl bootstrap` on
+    /// every node at once. Returns each node's output.
+    public func bootstrap(spec given: String?, vips: [String] = [LabNetwork.defaultVIP], progress: @Sendable (String) -> Void)
+        async throws -> [(node: String, output: CommandOutput)]
+    {
+        try Lab.requireRoot()
+        let state = try store.load()
+        guard state.switchHolder?.isAlive == true else { throw LabError("lab \(name) is not up") }
+        let writtenSpec = folder.appendingPathComponent("bootstrap.yaml").path
+        for node in state.nodes {
+            let conf = store.nodeFolder(node.index).appendingPathComponent("etc/corosync/corosync.conf").path
+            if FileManager.default.fileExists(atPath: conf) && !FileManager.default.fileExists(atPath: writtenSpec) {
+                throw LabError("lab \(name) was made with its own cluster; `khactl lab up --bare` makes controllers for bootstrap")
+            }
+        }
+        // One authkey for the lab, made once.
+        let keyPath = folder.appendingPathComponent("authkey").path
+        if !FileManager.default.fileExists(atPath: keyPath) { try AuthKey.generate().write(to: keyPath) }
+        // The BMC password on every node, as an operator would install it, and the stand-in's files.
+        let password = folder.appendingPathComponent("bmc-password").path
+        guard let passwordData = FileManager.default.contents(atPath: password) else { throw LabError("lab \(name) has no BMC password file") }
+        let pem = folder.appendingPathComponent("apiserver-standin.pem").path
+        if !FileManager.default.fileExists(atPath: pem) { try BMCTLSFrontend.generateSelfSignedPEM(at: pem) }
+        let pemData = FileManager.default.contents(atPath: pem) ?? Data()
+        for node in state.nodes {
+            let etc = store.nodeFolder(node.index).appendingPathComponent("etc/khactl")
+            try FileManager.default.createDirectory(at: etc, withIntermediateDirectories: true)
+            for (file, data, mode) in [
+                ("bmc-password", passwordData, 0o400), ("apiserver-standin.pem", pemData, 0o400),
+                ("apiserver-standin.cfg", Data(Lab.standInConfigText.utf8), 0o644),
+            ] {
+                let path = etc.appendingPathComponent(file).path
+                if FileManager.default.contents(atPath: path) == data { continue }
+                try? FileManager.default.removeItem(atPath: path)
+                guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: mode]) else {
+                    throw LabError("cannot write \(path)")
+                }
+            }
+        }
+        let specPath: String
+        if let given {
+            specPath = URL(fileURLWithPath: given).path
+        } else {
+            let text = profileSpec(state, vips: vips)
+            if (try? String(contentsOfFile: writtenSpec, encoding: .utf8)) != text {
+                try text.write(toFile: writtenSpec, atomically: true, encoding: .utf8)
+            }
+            specPath = writtenSpec
+            progress("spec \(writtenSpec):\n" + text.split(separator: "\n").map { "  | \($0)" }.joined(separator: "\n"))
+        }
+        if !FileManager.default.fileExists(atPath: writtenSpec), let given {
+            // Remember that this lab's cluster comes from bootstrap.
+            try FileManager.default.copyItem(atPath: given, toPath: writtenSpec)
+        }
+        progress("running khactl bootstrap on \(state.nodes.map(\.name).joined(separator: ", ")) at once")
+        let commands = try state.nodes.map { node in
+            (node.name, try nodeCommand(
+                node.index, [Lab.executable, "bootstrap", "-f", specPath, "--authkey", keyPath, "--node", node.name],
+                timeout: .seconds(300)))
+        }
+        let runner = self.runner
+        return try await withThrowingTaskGroup(of: (Int, String, CommandOutput).self) { group in
+            for (index, (node, command)) in commands.enumerated() {
+                group.addTask { (index, node, try await runner.run(command)) }
+            }
+            var results: [(Int, String, CommandOutput)] = []
+            for try await result in group { results.append(result) }
+            return results.sorted { $0.0 < $1.0 }.map { ($0.1, $0.2) }
+        }
+    }
+}
