@@ -266,6 +266,12 @@ extension Lab {
 
         // Private folders over the host's, and a private /dev/shm (corosync's PID is the same in every
         // node's PID namespace, so its shared-memory files would collide).
+        // /run is a tmpfs on a real machine: a node boots with it empty (a stale pidfile from before a crash
+        // would make an agent's probe report an error).
+        let run = root.appendingPathComponent("run")
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: run.path)) ?? [] {
+            try? FileManager.default.removeItem(at: run.appendingPathComponent(entry))
+        }
         // A mount point the host lacks (/etc/khactl on a machine that never ran bootstrap) is made empty.
         for path in LabNode.privateFolders where !FileManager.default.fileExists(atPath: "/" + path) {
             try FileManager.default.createDirectory(atPath: "/" + path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])

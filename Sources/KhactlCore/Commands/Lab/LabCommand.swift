@@ -42,8 +42,8 @@ public struct LabUp: AsyncParsableCommand {
 
     @OptionGroup public var lab: LabOptions
     @Option(help: "Number of nodes, 1 to 9.") public var nodes = 3
-    @Option(help: "corosync token timeout in ms.") public var token = 1000
-    @Option(help: "corosync consensus timeout in ms.") public var consensus = 1200
+    @Option(help: "corosync token timeout in ms (default 1000; with --bare, khactl bootstrap's default, 500).") public var token: Int?
+    @Option(help: "corosync consensus timeout in ms (default 1.2 × token).") public var consensus: Int?
     @Flag(inversion: .prefixedNo, help: "Fencing through a lab BMC per node and fence_redfish.") public var fencing = true
     @Flag(help: "Install the example resources (an IPaddr2 VIP and a cloned haproxy) once the lab is up.") public var example = false
     @Flag(help: "Bare controllers: no cluster yet; `khactl lab bootstrap` makes it with khactl bootstrap.") public var bare = false
@@ -57,8 +57,8 @@ public struct LabUp: AsyncParsableCommand {
     public func run() async throws {
         var options = Lab.UpOptions()
         options.nodes = nodes
-        options.token = token
-        options.consensus = consensus
+        options.token = token ?? (bare ? ClusterSpec.defaultToken : 1000)
+        options.consensus = consensus ?? (token.map { $0 * 12 / 10 } ?? (bare ? ClusterSpec.defaultConsensus : 1200))
         options.fencing = fencing
         options.bare = bare
         let lab = try self.lab.lab()
