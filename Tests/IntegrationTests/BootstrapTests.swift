@@ -1,0 +1,262 @@
+import Foundation
+import KhactlCore
+import Pacemaker
+import Testing
+
+/// The spec's cluster and profile sections, and the seed layouts, without a cluster.
+@Suite("bootstrap spec and profile layouts")
+struct BootstrapSpecTests {
+    /// A folder with BMC password files, removed afterwards.
+    struct Secrets {
+        let folder: String
+        init() throws {
+            folder = FileManager.default.temporaryDirectory.appendingPathComponent("khactl-secrets-\(UUID().uuidString.prefix(8))").path
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            for index in 1...3 {
+                try "pw\(index)\n".write(toFile: "\(folder)/cp\(index).bmc", atomically: true, encoding: .utf8)
+            }
+        }
+        func remove() { try? FileManager.default.removeItem(atPath: folder) }
+
+        func spec(nodes: Int, vips: [String], extra: String = "") -> String {
+            var text = "cluster:\n  name: k8s-cp\n  nodes:\n"
+            for index in 1...nodes {
+                text += "    - {name: cp\(index), addresses: [198.18.0.1\(index)], fence: {agent: fence_redfish, ip: 198.18.0.21\(index), username: admin, password-file: \(folder)/cp\(index).bmc}}\n"
+            }
+            text += "profile:\n  kubernetes-control-plane:\n    vips: [\(vips.joined(separator: ", "))]\n" + extra
+            return text
+        }
+    }
+
+    static func constraints(_ configuration: Configuration) -> [String] {
+        CIBRenderer.renderConfiguration(configuration).split(separator: "\n")
+            .filter { $0.contains("<rsc_order") || $0.contains("<rsc_colocation") }
+            .compactMap { $0.firstMatch(of: #/id="([^"]+)"/#).map { String($0.output.1) } }
+    }
+
+    @Test("a pair with one VIP: two_node, fence delay on one node, passwords only as password_script")
+    func pair() throws {
+        let secrets = try Secrets()
+        defer { secrets.remove() }
+        let deployment = try DeploymentSpec.parse(secrets.spec(nodes: 2, vips: ["198.18.0.100"]))
+        let cluster = try #require(deployment.cluster)
+        let config = cluster.corosyncConfig.render()
+        #expect(config.contains("two_node: 1"))
+        #expect(config.contains("token: 500") && config.contains("consensus: 600") && config.contains("token_coefficient: 0"))
+        #expect(config.contains("crypto_cipher: aes256") && config.contains("crypto_hash: sha256") && config.contains("transport: knet"))
+        let xml = CIBRenderer.render(deployment.spec.configuration)
+        #expect(xml.components(separatedBy: #"name="pcmk_delay_base""#).count == 2)
+        #expect(xml.contains("value=\"cat \(secrets.folder)/cp1.bmc\""))
+        #expect(!xml.contains("pw1"), "a password reached the CIB")
+        #expect(Self.constraints(deployment.spec.configuration) == [
+            "location-fence-cp1-cp1--INFINITY", "location-fence-cp2-cp2--INFINITY",
+            "colocation-vip-haproxy-clone-INFINITY", "order-haproxy-clone-vip-Optional",
+            "order-apiserver-clone-control-Optional",
+        ].filter { !$0.hasPrefix("location") })
+        #expect(Validator.validate(deployment.spec).filter { $0.severity == .error }.isEmpty)
+        // The haproxy configuration: the VIP's frontend, both API servers, TLS health checks on /healthz.
+        let haproxy = HAProxyConfig.render(profile: try #require(deployment.profile), cluster: cluster)
+        #expect(haproxy.contains("bind 198.18.0.100:7443"))
+        #expect(haproxy.contains("server cp1 198.18.0.11:6443") && haproxy.contains("server cp2 198.18.0.12:6443"))
+        #expect(haproxy.contains("option httpchk GET /healthz") && haproxy.contains("check-ssl"))
+        #expect(deployment.profile?.kubeadmInit == "kubeadm init --control-plane-endpoint 198.18.0.100:7443 --upload-certs")
+    }
+
+    @Test("three controllers with two VIPs: no two_node, no fence delay, a colocation and an order per VIP")
+    func threeWithTwoVIPs() throws {
+        let secrets = try Secrets()
+        defer { secrets.remove() }
+        let deployment = try DeploymentSpec.parse(secrets.spec(nodes: 3, vips: ["198.18.0.100", "198.18.0.101"]))
+        #expect(!(deployment.cluster?.corosyncConfig.render().contains("two_node") ?? true))
+        let xml = CIBRenderer.render(deployment.spec.configuration)
+        #expect(!xml.contains("pcmk_delay_base"))
+        #expect(Self.constraints(deployment.spec.configuration) == [
+            "colocation-vip-1-haproxy-clone-INFINITY", "order-haproxy-clone-vip-1-Optional",
+            "colocation-vip-2-haproxy-clone-INFINITY", "order-haproxy-clone-vip-2-Optional",
+            "order-apiserver-clone-control-Optional",
+        ])
+        let haproxy = HAProxyConfig.render(profile: try #require(deployment.profile), cluster: try #require(deployment.cluster))
+        #expect(haproxy.contains("bind 198.18.0.100:7443") && haproxy.contains("bind 198.18.0.101:7443"))
+    }
+
+    @Test("the Red Hat layout: order start VIP then haproxy-clone kind=Optional, VIP with haproxy-clone")
+    func redHatLayout() throws {
+        let secrets = try Secrets()
+        defer { secrets.remove() }
+        let deployment = try DeploymentSpec.parse(
+            secrets.spec(
+                nodes: 3, vips: ["198.18.0.100"],
+                extra: "    vip-order: vip-first\n    haproxy: {agent: \"systemd:haproxy\"}\n    apiserver: false\n    control-group: false\n"))
+        let commands = PCSScript.render(deployment.spec.configuration).map { $0.joined(separator: " ") }
+        #expect(commands.contains("pcs constraint order start vip then start haproxy-clone kind=Optional"))
+        #expect(commands.contains("pcs constraint colocation add vip with haproxy-clone INFINITY"))
+        #expect(!commands.contains { $0.contains("apiserver") || $0.contains("kube-scheduler") })
+    }
+
+    @Test("bad input: every problem with its position, before anything is written")
+    func badInput() throws {
+        let secrets = try Secrets()
+        defer { secrets.remove() }
+        let cases: [(String, String)] = [
+            (secrets.spec(nodes: 2, vips: ["198.18.0.100", "198.18.0.100"]), "VIP 198.18.0.100 is listed twice"),
+            (secrets.spec(nodes: 2, vips: ["198.18.0.300"]), "'198.18.0.300' is not an IP address"),
+            (secrets.spec(nodes: 2, vips: ["198.18.0.12"]), "VIP 198.18.0.12 is node 'cp2''s address"),
+            (secrets.spec(nodes: 2, vips: ["198.18.0.0"]), "is the network or broadcast address"),
+            (secrets.spec(nodes: 2, vips: ["198.18.0.100"]).replacingOccurrences(of: "name: cp2", with: "name: cp1"), "node 'cp1' is listed twice"),
+            (secrets.spec(nodes: 2, vips: ["198.18.0.100"]).replacingOccurrences(of: "cp2.bmc", with: "missing.bmc"), "the password file \(secrets.folder)/missing.bmc does not exist"),
+            (secrets.spec(nodes: 2, vips: ["198.18.0.100"]).replacingOccurrences(of: "username: admin, password-file", with: "password: hunter2, password-file"), "put the password in a file"),
+            ("profile:\n  kubernetes-control-plane: {vips: [198.18.0.100]}\n", "a profile needs the cluster section"),
+            (secrets.spec(nodes: 2, vips: ["198.18.0.100"]).replacingOccurrences(of: "  nodes:", with: "  totem: {token: 1000, consensus: 1000}\n  nodes:"), "must be at least 1.2 × token"),
+        ]
+        for (text, message) in cases {
+            do {
+                _ = try DeploymentSpec.parse(text, file: "bad.yaml")
+                Issue.record("accepted a spec that should fail with: \(message)")
+            } catch let error as SpecLoadError {
+                #expect(error.description.contains(message), "\(error)")
+                #expect(error.description.hasPrefix("bad.yaml:"), "no position: \(error)")
+            }
+        }
+    }
+}
+
+/// khactl bootstrap on bare lab controllers: real corosync, pacemaker, haproxy, fence_redfish.
+@Suite("khactl bootstrap in the lab", .serialized)
+struct BootstrapLabTests {
+    /// Runs `body` with a bare lab of `nodes` nodes, taken down afterwards.
+    static func withBareLab(_ nodes: Int, _ body: (LabTests.LabRoot) throws -> Void) throws {
+        let root = try LabTests.LabRoot()
+        defer {
+            _ = try? root.run(["lab", "down"])
+            root.remove()
+        }
+        let up = try root.run(["lab", "up", "--bare", "--nodes", String(nodes)])
+        try #require(up.status == 0, "lab up --bare: \(up.stderr)")
+        try body(root)
+    }
+
+    static func nodeFile(_ root: LabTests.LabRoot, _ node: Int, _ path: String) -> String? {
+        try? String(contentsOfFile: "\(root.path)/lab/node\(node)/\(path)", encoding: .utf8)
+    }
+
+    static func epoch(_ root: LabTests.LabRoot) throws -> Int {
+        let cib = try root.run(["lab", "exec", "node1", "--", "cibadmin", "--query"])
+        return Int(try #require(cib.stdout.firstMatch(of: #/<cib [^>]*\bepoch="(\d+)"/#)?.output.1)) ?? -1
+    }
+
+    /// `curl` from the lab client to the VIP's frontend: through haproxy to a stand-in API server.
+    static func healthz(_ root: LabTests.LabRoot) throws -> String {
+        let state = try String(contentsOfFile: "\(root.path)/lab/lab.json", encoding: .utf8)
+        let holder = try #require(state.firstMatch(of: #/"switchHolder"\s*:\s*\{[^}]*"pid"\s*:\s*(\d+)/#)?.output.1)
+        return try toolOutput("nsenter", ["--net=/proc/\(holder)/ns/net", "curl", "-sk", "--max-time", "5", "https://198.18.0.100:7443/healthz"])
+    }
+
+    static func check(_ root: LabTests.LabRoot, nodes: Int) throws {
+        let first = try root.run(["lab", "bootstrap", "--profile", "kubernetes-control-plane"], timeout: 300)
+        #expect(first.status == 0, "lab bootstrap: \(first.stdout.suffix(3000)) \(first.stderr)")
+        #expect(first.stdout.contains("node1 | bootstrap: install authkey /etc/corosync/authkey (mode 0400)"))
+        if nodes == 2 { #expect(first.stdout.contains("two_node (which turns on wait_for_all)")) }
+        // corosync.conf identical on every node; the authkey 0400.
+        let configs = (1...nodes).map { nodeFile(root, $0, "etc/corosync/corosync.conf") }
+        #expect(configs.allSatisfy { $0 != nil && $0 == configs[0] })
+        #expect(configs[0]?.contains("two_node: 1") == (nodes == 2))
+        for node in 1...nodes {
+            let attributes = try FileManager.default.attributesOfItem(atPath: "\(root.path)/lab/node\(node)/etc/corosync/authkey")
+            #expect((attributes[.posixPermissions] as? Int) == 0o400)
+        }
+        // Quorum, every resource started (give the cluster a few seconds to start them).
+        var status: [String: Any] = [:]
+        let deadline = Date().addingTimeInterval(60)
+        repeat {
+            status = (try? root.json(["lab", "exec", "node1", "--", productsDirectory.appendingPathComponent("khactl").path, "status", "--output", "json"])) ?? [:]
+            let resources = status["resources"] as? [[String: Any]] ?? []
+            if status["quorate"] as? Bool == true, !resources.isEmpty, resources.allSatisfy({ $0["role"] as? String == "Started" }) { break }
+            usleep(500_000)
+        } while Date() < deadline
+        let resources = try #require(status["resources"] as? [[String: Any]])
+        #expect(status["quorate"] as? Bool == true)
+        #expect(resources.allSatisfy { $0["role"] as? String == "Started" }, "\(resources)")
+        #expect(resources.filter { $0["id"] as? String == "haproxy" }.count == nodes)
+        #expect(resources.filter { $0["id"] as? String == "kube-apiserver" }.count == nodes)
+        #expect(resources.filter { ($0["id"] as? String)?.hasPrefix("fence-") == true }.count == nodes)
+        // The VIP answers on the frontend port and reaches an API server stand-in through haproxy.
+        #expect(try healthz(root) == "ok")
+        // A re-run on every node changes nothing: same CIB epoch, same corosync.conf.
+        let epoch = try epoch(root)
+        let again = try root.run(["lab", "bootstrap", "--profile", "kubernetes-control-plane"], timeout: 300)
+        #expect(again.status == 0, "\(again.stderr)")
+        for node in 1...nodes {
+            #expect(again.stdout.contains("node\(node) | bootstrap: nothing changed"), "\(again.stdout.suffix(2000))")
+        }
+        #expect(try self.epoch(root) == epoch)
+        #expect((1...nodes).map { nodeFile(root, $0, "etc/corosync/corosync.conf") } == configs)
+    }
+
+    @Test("3 bare controllers: bootstrap, VIP through haproxy to the API servers, re-run changes nothing, drills in 3 modes")
+    func threeNodes() throws {
+        try Self.withBareLab(3) { root in
+            try Self.check(root, nodes: 3)
+            // A nodelist that differs from the running one is reported, and written only with --reload.
+            let spec = try String(contentsOfFile: "\(root.path)/lab/bootstrap.yaml", encoding: .utf8)
+            let changed = "\(root.path)/changed.yaml"
+            try spec.replacingOccurrences(of: "token: 500", with: "token: 550").write(toFile: changed, atomically: true, encoding: .utf8)
+            let refused = try root.run([
+                "lab", "exec", "node1", "--", productsDirectory.appendingPathComponent("khactl").path, "bootstrap", "-f", changed, "--node", "node1",
+            ])
+            #expect(refused.status == 1)
+            #expect(refused.stderr.contains("differs from the spec's and corosync is running with it") && refused.stderr.contains("+     token: 550"), "\(refused.stderr)")
+            #expect(Self.nodeFile(root, 1, "etc/corosync/corosync.conf")?.contains("token: 500") == true)
+            for mode in ["crash", "partition", "isolate"] {
+                let drill = try root.json(["lab", "drill", "--rounds", "1", "--mode", mode, "--output", "json"])
+                #expect(drill["dualActiveSamples"] as? Int == 0, "\(mode): \(drill)")
+                let failover = drill["failover"] as? [String: Any]
+                #expect((failover?["max"] as? Double ?? 99) < 10, "\(mode): \(drill)")
+            }
+        }
+    }
+
+    @Test("a bare pair: bootstrap with two_node, the VIP answers, a crash drill fences and moves it")
+    func pair() throws {
+        try Self.withBareLab(2) { root in
+            try Self.check(root, nodes: 2)
+            let drill = try root.json(["lab", "drill", "--rounds", "1", "--mode", "crash", "--output", "json"])
+            #expect(drill["dualActiveSamples"] as? Int == 0, "\(drill)")
+        }
+    }
+
+    @Test("bad input on a bare controller: an authkey of the wrong size, a missing password file; nothing is written")
+    func badInput() throws {
+        try Self.withBareLab(1) { root in
+            let khactl = productsDirectory.appendingPathComponent("khactl").path
+            let key = "\(root.path)/short.key"
+            #expect(FileManager.default.createFile(atPath: key, contents: Data(repeating: 7, count: 16), attributes: [.posixPermissions: 0o400]))
+            let spec = "\(root.path)/one.yaml"
+            try """
+                cluster:
+                  name: one
+                  nodes: [{name: node1, addresses: [198.18.0.11]}]
+                profile:
+                  kubernetes-control-plane: {vips: [198.18.0.100], haproxy: {agent: "lsb:haproxy"}, apiserver: false, control-group: false}
+                """.write(toFile: spec, atomically: true, encoding: .utf8)
+            let short = try root.run(["lab", "exec", "node1", "--", khactl, "bootstrap", "-f", spec, "--authkey", key, "--node", "node1"])
+            #expect(short.status == 1)
+            #expect(short.stderr.contains("16 bytes") || short.stderr.contains("size"), "\(short.stderr)")
+            #expect(short.stderr.contains("nothing was written"))
+            let noKey = try root.run(["lab", "exec", "node1", "--", khactl, "bootstrap", "-f", spec, "--node", "node1"])
+            #expect(noKey.status == 1)
+            #expect(noKey.stderr.contains("khactl keygen FILE"), "\(noKey.stderr)")
+            let missing = "\(root.path)/missing.yaml"
+            try (try String(contentsOfFile: spec, encoding: .utf8)).replacingOccurrences(
+                of: "addresses: [198.18.0.11]}", with: "addresses: [198.18.0.11], fence: {agent: fence_redfish, ip: 198.18.0.211, password-file: /etc/khactl/none}}"
+            ).write(toFile: missing, atomically: true, encoding: .utf8)
+            let noPassword = try root.run(["lab", "exec", "node1", "--", khactl, "bootstrap", "-f", missing, "--node", "node1"])
+            #expect(noPassword.status == 1)
+            #expect(noPassword.stderr.contains("the password file /etc/khactl/none does not exist"), "\(noPassword.stderr)")
+            // The node's /etc/corosync, /etc/haproxy and /etc/sysctl.d are as empty as before.
+            for folder in ["etc/corosync", "etc/haproxy", "etc/sysctl.d"] {
+                let entries = try FileManager.default.contentsOfDirectory(atPath: "\(root.path)/lab/node1/\(folder)")
+                #expect(entries.isEmpty, "\(folder): \(entries)")
+            }
+        }
+    }
+}
