@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The main job: on a fresh Debian machine, install what khactl needs, build it, start a real 3-node
-# Corosync/Pacemaker lab in network namespaces (fencing through a Redfish BMC per node), put the example
-# control-plane resources on it (a floating IPaddr2 VIP and a cloned haproxy), show the cluster, fence a
-# node for real, run a failover drill measured from the lab's client, show corosync's events as a
-# node leaves, and tear everything down. Run as root.
+# The main job: on a fresh Debian machine, install what khactl needs, build it, start three bare
+# controllers in network namespaces (a Redfish BMC each), make them a fenced Kubernetes control-plane
+# cluster with one command (khactl bootstrap on every node: corosync, pacemaker, a floating IPaddr2 VIP,
+# cloned haproxy in front of a stand-in API server, fencing), show the cluster and the API endpoint, fence
+# a node for real, run failover drills measured from the lab's client with a leader-only watcher on every
+# node, and tear everything down. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,11 +24,26 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "khactl lab up --name demo --nodes 3 --example"
-"$khactl" lab up --name demo --nodes 3 --example
+step "khactl lab up --name demo --nodes 3 --bare: three controllers with the packages, and no cluster yet"
+"$khactl" lab up --name demo --nodes 3 --bare
 
-step "khactl lab status"
-"$khactl" lab status --name demo
+step "khactl lab bootstrap --name demo --profile kubernetes-control-plane: khactl bootstrap on every node at once"
+"$khactl" lab bootstrap --name demo --profile kubernetes-control-plane
+
+step "khactl status, inside node1 (from crm_mon's XML)"
+sleep 3
+"$khactl" lab exec --name demo node1 -- "$khactl" status
+
+step "The API endpoint from the lab client: VIP 198.18.0.100:7443 -> haproxy -> a stand-in API server's /healthz"
+for _ in $(seq 20); do
+    answer=$("$khactl" lab exec --name demo client -- curl -sk --max-time 2 https://198.18.0.100:7443/healthz || true)
+    [ "$answer" = ok ] && break
+    sleep 0.5
+done
+echo "GET https://198.18.0.100:7443/healthz -> ${answer:-no answer}"
+
+step "khactl plan against the live CIB: the spec and the cluster agree (exit 0)"
+"$khactl" lab exec --name demo node2 -- "$khactl" plan -f "$KHACTL_LAB_ROOT/demo/bootstrap.yaml"
 
 step "corosync as khactl's bindings see it, inside node1: khactl members"
 "$khactl" lab exec --name demo node1 -- "$khactl" members

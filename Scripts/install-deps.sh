@@ -9,6 +9,8 @@ packages=(
     corosync pacemaker pacemaker-cli-utils pcs crmsh resource-agents fence-agents haproxy
     # Namespaces, links and process tools for the tests and the lab.
     iproute2 util-linux procps psmisc openssl
+    # The demo and the bootstrap tests fetch the API endpoint through the VIP from the lab client.
+    curl
     # The spec schema tests validate fixtures with Debian's python3.
     python3 python3-jsonschema python3-yaml
 )

@@ -132,7 +132,7 @@ public struct LabExec: ParsableCommand {
         commandName: "exec", abstract: "Run a command inside a lab node, e.g. `khactl lab exec node1 -- crm_mon -1`.")
 
     @OptionGroup public var lab: LabOptions
-    @Argument(help: "The node (node1, node2, ...).") public var node: String
+    @Argument(help: "The node (node1, node2, ...), or `client`: the lab client's side of the network (198.18.0.2).") public var node: String
     @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.") public var command: [String] = []
 
     public init() {}
@@ -143,7 +143,7 @@ public struct LabExec: ParsableCommand {
         let lab = try self.lab.lab()
         let built: Command
         do {
-            built = try lab.nodeCommand(try lab.nodeIndex(node), argv)
+            built = node == "client" ? try lab.switchCommand(argv) : try lab.nodeCommand(try lab.nodeIndex(node), argv)
         } catch {
             throw CLIError(String(describing: error))
         }
@@ -168,7 +168,7 @@ public struct LabKill: AsyncParsableCommand {
             """)
 
     @OptionGroup public var lab: LabOptions
-    @Argument(help: "The node (node1, node2, ...).") public var node: String
+    @Argument(help: "The node (node1, node2, ...), or `client`: the lab client's side of the network (198.18.0.2).") public var node: String
     @Option(help: "crash, partition, isolate or freeze.") public var mode: LabFault = .crash
 
     public init() {}
@@ -189,7 +189,7 @@ public struct LabRevive: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(commandName: "revive", abstract: "Undo a node's fault; power it on after a crash.")
 
     @OptionGroup public var lab: LabOptions
-    @Argument(help: "The node (node1, node2, ...).") public var node: String
+    @Argument(help: "The node (node1, node2, ...), or `client`: the lab client's side of the network (198.18.0.2).") public var node: String
 
     public init() {}
 
