@@ -70,7 +70,7 @@ for watcher in "${watchers[@]}"; do
 done
 echo "membership events, each emitted once by whichever watcher led at the time:"
 for node in node1 node2 node3; do
-    grep -h '"kind":"membership"' "$events/$node" | while read -r line; do
+    { grep -h '"kind":"membership"' "$events/$node" || true; } | while read -r line; do
         printf '%s [watcher on %s] %s\n' "$(grep -o '"time":"[^"]*"' <<<"$line")" "$node" "$line"
     done
 done | sort | cut -d' ' -f2- | cut -c1-170

@@ -93,6 +93,28 @@ struct BootstrapSpecTests {
         #expect(!commands.contains { $0.contains("apiserver") || $0.contains("kube-scheduler") })
     }
 
+    @Test("moving the VIP restarts no haproxy, in either order (crm_simulate on the profile's CIB)", arguments: ["haproxy-first", "vip-first"])
+    func vipMoveLeavesHAProxy(order: String) throws {
+        let secrets = try Secrets()
+        defer { secrets.remove() }
+        let deployment = try DeploymentSpec.parse(secrets.spec(nodes: 3, vips: ["198.18.0.100"], extra: "    vip-order: \(order)\n"))
+        let folder = secrets.folder
+        let cib = "\(folder)/cib.xml"
+        try CIBRenderer.render(deployment.spec.configuration).write(toFile: cib, atomically: true, encoding: .utf8)
+        // Three nodes up with quorum, then the transitions run until everything is started.
+        try toolOutput("crm_simulate", ["-x", cib, "-q", "1", "-u", "cp1", "-u", "cp2", "-u", "cp3", "-O", cib])
+        for _ in 0..<3 { try toolOutput("crm_simulate", ["-x", cib, "-X"]) }
+        let status = try toolOutput("crm_simulate", ["-x", cib, "--output-as=xml"])
+        let started = status.matches(of: #/role="Started"/#).count
+        #expect(started == 12, "not everything started: \(status)")
+        let holder = try #require(status.firstMatch(of: #/<resource id="vip"[^>]*>\s*<node name="([^"]+)"/#)?.output.1)
+        // Move the VIP away (as an operator's ban or a failed monitor would).
+        try toolOutput("crm_resource", ["--ban", "--resource", "vip", "--node", String(holder)], environment: ["CIB_file": cib])
+        let moved = try toolOutput("crm_simulate", ["-x", cib, "-S", "--output-as=xml"])
+        let actions = moved.matches(of: #/<rsc_action action="(\w+)" resource="([^"]+)"/#).map { "\($0.output.1) \($0.output.2)" }
+        #expect(actions == ["move vip"], "\(order): \(actions)")
+    }
+
     @Test("bad input: every problem with its position, before anything is written")
     func badInput() throws {
         let secrets = try Secrets()

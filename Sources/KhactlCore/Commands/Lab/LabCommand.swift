@@ -151,6 +151,12 @@ public struct LabExec: ParsableCommand {
         let path = Daemon.resolve(built.executable)
         let args = ([path] + built.arguments).map { strdup($0) } + [nil]
         fflush(nil)
+        // This runs on a Swift concurrency thread, which blocks most signals; an exec'd program keeps the
+        // mask, so without this the command would ignore SIGTERM and SIGINT for good.
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        pthread_sigmask(SIG_SETMASK, &empty, nil)
+        for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT] { Glibc.signal(signal, SIG_DFL) }
         execv(path, args)
         throw CLIError("cannot run \(path): \(String(cString: strerror(errno)))")
     }
