@@ -1,5 +1,6 @@
 import Corosync
 import Foundation
+import Synchronization
 
 /// One event of the cluster as `khactl watch` reports it.
 public enum ClusterEvent: Hashable, Sendable {
@@ -13,6 +14,8 @@ public enum ClusterEvent: Hashable, Sendable {
     case disconnected(reason: String)
     /// The connection to corosync is back after `attempts` tries.
     case reconnected(attempts: Int)
+    /// A Pacemaker alert (resource, node, fencing or attribute event), shared by the watchers' CPG group.
+    case alert(PacemakerAlert)
 
     /// `membership`, `quorum`, `cpg` or `connection`.
     public var kind: String {
@@ -21,6 +24,7 @@ public enum ClusterEvent: Hashable, Sendable {
         case .quorum: "quorum"
         case .cpg: "cpg"
         case .disconnected, .reconnected: "connection"
+        case .alert(let alert): alert.kind
         }
     }
 
@@ -47,6 +51,8 @@ public enum ClusterEvent: Hashable, Sendable {
             return ["state": "disconnected", "reason": .string(reason)]
         case .reconnected(let attempts):
             return ["state": "reconnected", "attempts": .integer(Int64(attempts))]
+        case .alert(let alert):
+            return alert.fields
         }
     }
 
@@ -67,6 +73,8 @@ public enum ClusterEvent: Hashable, Sendable {
             return "connection lost: \(reason)"
         case .reconnected(let attempts):
             return "connection restored after \(attempts) attempt(s)"
+        case .alert(let alert):
+            return alert.text
         }
     }
 }
@@ -86,16 +94,36 @@ public struct ClusterEventSource: Sendable {
     public static let defaultGroup = try! CPGGroupName("khactl-watch")
 
     /// Creates a source.
+    /// Where Pacemaker's alerts arrive (`khactl alert install`); nil: no alerts.
+    public let alertSocket: String?
+
     public init(
         endpoint: CorosyncEndpoint = .local,
         group: CPGGroupName = ClusterEventSource.defaultGroup,
         reconnect: Bool = false,
-        maximumBackoff: Duration = .seconds(2)
+        maximumBackoff: Duration = .seconds(2),
+        alertSocket: String? = nil
     ) {
         self.endpoint = endpoint
         self.group = group
         self.reconnect = reconnect
         self.maximumBackoff = maximumBackoff
+        self.alertSocket = alertSocket
+    }
+
+    /// The CPG handle alerts are relayed through, while connected.
+    private final class Relay: Sendable {
+        let cpg = Mutex<CPG?>(nil)
+        let dropped = Mutex(0)
+        let duplicates = Mutex(AlertDeduplicator())
+
+        func send(_ alert: PacemakerAlert) {
+            let sent = cpg.withLock { cpg -> Bool in
+                guard let cpg else { return false }
+                return (try? cpg.send(alert.encoded())) != nil
+            }
+            if !sent { dropped.withLock { $0 += 1 } }
+        }
     }
 
     /// A connected session: the handles and the local node id.
@@ -131,11 +159,22 @@ public struct ClusterEventSource: Sendable {
     /// node id they were seen on. The stream ends with the connection's error unless ``reconnect`` is set.
     public func events() throws -> AsyncThrowingStream<(node: NodeID, event: ClusterEvent), any Error> {
         let first = try connect()
+        let relay = Relay()
+        let socket: AlertSocket?
+        do {
+            socket = try alertSocket.map { path in try AlertSocket(path: path) { relay.send($0) } }
+        } catch {
+            first.close()
+            throw error
+        }
         let (stream, continuation) = AsyncThrowingStream<(node: NodeID, event: ClusterEvent), any Error>.makeStream()
         let task = Task {
+            defer { socket?.close() }
             var session = first
             while !Task.isCancelled {
-                let failure = await pump(session, into: continuation)
+                relay.cpg.withLock { $0 = session.cpg }
+                let failure = await pump(session, relay: relay, into: continuation)
+                relay.cpg.withLock { $0 = nil }
                 session.close()
                 guard let failure, !Task.isCancelled else { break }
                 guard reconnect else {
@@ -156,6 +195,7 @@ public struct ClusterEventSource: Sendable {
     /// Forwards both handles' events until one ends; returns its error, or nil when cancelled.
     private func pump(
         _ session: Session,
+        relay: Relay,
         into continuation: AsyncThrowingStream<(node: NodeID, event: ClusterEvent), any Error>.Continuation
     ) async -> (any Error)? {
         let node = session.localNodeID
@@ -176,7 +216,19 @@ public struct ClusterEventSource: Sendable {
             group.addTask {
                 do {
                     for try await event in session.cpg.events {
-                        if case .configurationChange(let change) = event { continuation.yield((node, .cpg(change))) }
+                        switch event {
+                        case .configurationChange(let change):
+                            continuation.yield((node, .cpg(change)))
+                        case .message(let message):
+                            // Every watcher sees the same alerts in the same order, so each keeps the same one of
+                            // an alert that every node's Pacemaker raised.
+                            guard let alert = PacemakerAlert.decode(message.bytes),
+                                relay.duplicates.withLock({ $0.admit(alert) })
+                            else { continue }
+                            continuation.yield((node, .alert(alert)))
+                        default:
+                            break
+                        }
                     }
                     return Task.isCancelled ? nil : CorosyncError.library.during("cpg event stream ended")
                 } catch {

@@ -37,6 +37,12 @@ public struct Watch: AsyncParsableCommand {
     @Option(help: "CRM_alert_recipient for exec: sinks (for alert_file.sh.sample: the file to append to).")
     public var recipient = ""
 
+    @Flag(help: "Receive Pacemaker's alerts (`khactl alert install`) and share them with the other watchers.")
+    public var alerts = false
+
+    @Option(help: ArgumentHelp("The socket alerts arrive on, with --alerts.", valueName: "path"))
+    public var alertSocket = PacemakerAlert.defaultSocket
+
     public init() {}
 
     public func validate() throws {
@@ -56,7 +62,8 @@ public struct Watch: AsyncParsableCommand {
 
     public func run() async throws {
         let source = ClusterEventSource(
-            endpoint: global.endpoint.endpoint, group: try CPGGroupName(group), reconnect: reconnect)
+            endpoint: global.endpoint.endpoint, group: try CPGGroupName(group), reconnect: reconnect,
+            alertSocket: alerts ? alertSocket : nil)
         let events: AsyncThrowingStream<(node: NodeID, event: ClusterEvent), any Error>
         do {
             events = try source.events()

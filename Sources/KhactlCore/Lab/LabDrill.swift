@@ -216,7 +216,7 @@ final class MembershipWatch: Sendable {
             process = nil
             return
         }
-        let command = try lab.nodeCommand(survivor.index, [Lab.executable, "watch", "--output", "json"])
+        let command = try lab.nodeCommand(survivor.index, [Lab.executable, "watch", "--output", "json", "--group", "khactl-drill"])
         let victimID = Int64(victim)
         process = try StreamingProcess(command) { [seen] line in
             let now = ContinuousClock.now

@@ -73,6 +73,10 @@ public final class AlertAgentSink: Sendable {
 
     /// The `CRM_alert_*` variables (without the common ones) of the alerts `event` stands for.
     public static func alerts(for event: ClusterEvent, names: [NodeID: String]) -> [[String: String]] {
+        if case .alert(let alert) = event {
+            // Pacemaker's own alert, passed on as Pacemaker gave it (the common variables are set per run).
+            return [alert.environment.filter { !["CRM_alert_recipient", "CRM_alert_node_sequence", "CRM_alert_timestamp", "CRM_alert_version"].contains($0.key) }]
+        }
         guard case .membership(let change) = event else { return [] }
         func node(_ id: NodeID, _ description: String) -> [String: String] {
             [
