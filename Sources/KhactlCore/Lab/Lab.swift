@@ -486,6 +486,8 @@ enum LabNode {
     static let privateFolders = [
         "etc/corosync", "var/lib/corosync", "var/log/corosync", "var/lib/pacemaker", "var/log/pacemaker",
         "etc/pacemaker", "etc/haproxy", "etc/sysctl.d", "etc/khactl", "run",
+        // The lab's own OCF agents (the stand-in API server), as a controller would have its vendor's.
+        "usr/lib/ocf/resource.d/khactl",
     ]
 
     static var hacluster: (uid: uid_t, gid: gid_t) {

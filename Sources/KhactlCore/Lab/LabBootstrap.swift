@@ -37,9 +37,7 @@ extension Lab {
             "    frontend-port: 7443",
             "    apiserver-port: 6443",
             "    haproxy: {agent: \"lsb:haproxy\"}        # no systemd in a lab node",
-            "    apiserver:                              # the lab's stand-in: haproxy answering HTTPS /healthz",
-            "      agent: \"ocf:heartbeat:anything\"",
-            "      params: {binfile: /usr/sbin/haproxy, cmdline_options: \"-db -f \(Lab.standInConfig)\"}",
+            "    apiserver: {agent: \"ocf:khactl:apiserver-standin\"}   # the lab's stand-in: haproxy answering HTTPS /healthz",
             "    control-group:",
             "      - {id: kube-controller-manager, agent: \"ocf:pacemaker:Dummy\"}",
             "      - {id: kube-scheduler, agent: \"ocf:pacemaker:Dummy\"}",
@@ -61,6 +59,62 @@ extension Lab {
             bind :6443 ssl crt \(standInPEM)
             http-request return status 200 content-type text/plain string ok if { path /healthz }
             http-request return status 200 content-type application/json string "{\\"kind\\":\\"Status\\",\\"standIn\\":true}"
+
+        """
+
+    /// The stand-in's OCF agent: runs haproxy with the stand-in configuration, stops it, monitors it by
+    /// its pidfile and an HTTPS `/healthz` request.
+    static let standInAgent = """
+        #!/bin/sh
+        # khactl lab: a stand-in for kube-apiserver (haproxy answering HTTPS /healthz on :6443).
+        : ${OCF_ROOT=/usr/lib/ocf}
+        : ${OCF_FUNCTIONS_DIR=${OCF_ROOT}/lib/heartbeat}
+        . ${OCF_FUNCTIONS_DIR}/ocf-shellfuncs
+        PIDFILE=/run/khactl-apiserver-standin.pid
+        CONFIG=\(standInConfig)
+
+        running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+
+        case "$1" in
+        meta-data)
+            cat <<'XML'
+        <?xml version="1.0"?>
+        <!DOCTYPE resource-agent SYSTEM "ra-api-1.dtd">
+        <resource-agent name="apiserver-standin" version="1.0">
+          <version>1.0</version>
+          <longdesc lang="en">The khactl lab's stand-in for kube-apiserver: haproxy answering HTTPS /healthz.</longdesc>
+          <shortdesc lang="en">kube-apiserver stand-in</shortdesc>
+          <parameters/>
+          <actions>
+            <action name="start" timeout="20s"/>
+            <action name="stop" timeout="20s"/>
+            <action name="monitor" timeout="20s" interval="10s"/>
+            <action name="meta-data" timeout="5s"/>
+            <action name="validate-all" timeout="5s"/>
+          </actions>
+        </resource-agent>
+        XML
+            exit $OCF_SUCCESS ;;
+        start)
+            running && exit $OCF_SUCCESS
+            haproxy -D -f "$CONFIG" -p "$PIDFILE" || exit $OCF_ERR_GENERIC
+            running && exit $OCF_SUCCESS
+            exit $OCF_ERR_GENERIC ;;
+        stop)
+            if running; then kill "$(cat "$PIDFILE")"; fi
+            for _ in 1 2 3 4 5 6 7 8 9 10; do running || break; sleep 0.2; done
+            running && kill -9 "$(cat "$PIDFILE")"
+            rm -f "$PIDFILE"
+            exit $OCF_SUCCESS ;;
+        monitor|status)
+            running || exit $OCF_NOT_RUNNING
+            exit $OCF_SUCCESS ;;
+        validate-all)
+            [ -f "$CONFIG" ] || exit $OCF_ERR_CONFIGURED
+            exit $OCF_SUCCESS ;;
+        *)
+            exit $OCF_ERR_UNIMPLEMENTED ;;
+        esac
 
         """
 
@@ -89,6 +143,15 @@ extension Lab {
         if !FileManager.default.fileExists(atPath: pem) { try BMCTLSFrontend.generateSelfSignedPEM(at: pem) }
         let pemData = FileManager.default.contents(atPath: pem) ?? Data()
         for node in state.nodes {
+            let agents = store.nodeFolder(node.index).appendingPathComponent("usr/lib/ocf/resource.d/khactl")
+            try FileManager.default.createDirectory(at: agents, withIntermediateDirectories: true)
+            let agent = agents.appendingPathComponent("apiserver-standin").path
+            if FileManager.default.contents(atPath: agent) != Data(Lab.standInAgent.utf8) {
+                try? FileManager.default.removeItem(atPath: agent)
+                guard FileManager.default.createFile(atPath: agent, contents: Data(Lab.standInAgent.utf8), attributes: [.posixPermissions: 0o755]) else {
+                    throw LabError("cannot write \(agent)")
+                }
+            }
             let etc = store.nodeFolder(node.index).appendingPathComponent("etc/khactl")
             try FileManager.default.createDirectory(at: etc, withIntermediateDirectories: true)
             for (file, data, mode) in [
