@@ -275,28 +275,12 @@ final class RecordingRunner: CommandRunner, @unchecked Sendable {
     }
 }
 
-/// Runs a tool and returns its standard output; throws unless it exits 0.
+/// Runs a tool found on PATH and returns its standard output; throws unless it exits 0.
 @discardableResult
 func toolOutput(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [executable] + arguments
-    if !environment.isEmpty {
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    let result = try runTool("/usr/bin/env", [executable] + arguments, environment: environment)
+    guard result.status == 0 else {
+        throw TestSetupError("\(executable) \(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)")
     }
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let errData = Mutex2<Data>(Data())
-    let reader = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
-    reader.start()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    while !errData.isSet { usleep(1_000) }
-    guard process.terminationStatus == 0 else {
-        throw TestSetupError("\(executable) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(String(decoding: errData.value, as: UTF8.self))")
-    }
-    return String(decoding: data, as: UTF8.self)
+    return result.stdout
 }

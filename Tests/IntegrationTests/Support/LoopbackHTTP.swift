@@ -211,14 +211,18 @@ final class LogRecorder: Sendable {
     var sink: @Sendable (String) -> Void { { [self] line in stored.withLock { $0.append(line) } } }
 }
 
-/// Runs a tool to completion with optional stdin and a timeout; for short-lived tools only (daemons go
-/// through ``ChildProcess``).
-func runTool(_ executable: String, _ arguments: [String], stdin: String? = nil, timeout: TimeInterval = 60) throws
-    -> CommandResult
-{
+/// Runs a tool to completion with optional stdin, extra environment and a timeout; for short-lived tools
+/// only (daemons go through ``ChildProcess``).
+func runTool(
+    _ executable: String, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
+    timeout: TimeInterval = 60
+) throws -> CommandResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    if !environment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    }
     let out = Pipe()
     let err = Pipe()
     let input = Pipe()
@@ -230,8 +234,10 @@ func runTool(_ executable: String, _ arguments: [String], stdin: String? = nil, 
         input.fileHandleForWriting.write(Data(stdin.utf8))
         try input.fileHandleForWriting.close()
     }
-    let timer = DispatchWorkItem { if process.isRunning { process.terminate() } }
+    // Weak: a cancelled work item lives until its deadline, and must not keep the process and its pipes open.
+    let timer = DispatchWorkItem { [weak process] in if process?.isRunning == true { process?.terminate() } }
     DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: timer)
+    // Read both pipes to the end before waiting, so a full pipe never blocks the child.
     let errData = Mutex2<Data>(Data())
     let errReader = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
     errReader.start()

@@ -14,38 +14,8 @@ func runKhactl(
     _ arguments: [String], via wrapper: [String] = [], environment: [String: String] = [:], timeout: TimeInterval = 30
 ) throws -> CommandResult {
     let khactl = productsDirectory.appendingPathComponent("khactl").path
-    let process = Process()
-    if let first = wrapper.first {
-        process.executableURL = URL(fileURLWithPath: first)
-        process.arguments = Array(wrapper.dropFirst()) + [khactl] + arguments
-    } else {
-        process.executableURL = URL(fileURLWithPath: khactl)
-        process.arguments = arguments
-    }
-    if !environment.isEmpty {
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-    }
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    // Weak: a cancelled work item lives until its deadline, and must not keep the process and its pipes open.
-    let timer = DispatchWorkItem { [weak process] in if process?.isRunning == true { process?.terminate() } }
-    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: timer)
-    // Read both pipes to the end before waiting, so a full pipe never blocks the child.
-    let errData = Mutex2<Data>(Data())
-    let errReader = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
-    errReader.start()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    timer.cancel()
-    while !errData.isSet { usleep(1_000) }
-    return CommandResult(
-        status: process.terminationStatus,
-        stdout: String(decoding: outData, as: UTF8.self),
-        stderr: String(decoding: errData.value, as: UTF8.self))
+    let argv = wrapper + [khactl] + arguments
+    return try runTool(argv[0], Array(argv.dropFirst()), environment: environment, timeout: timeout)
 }
 
 /// A value set once from another thread.
