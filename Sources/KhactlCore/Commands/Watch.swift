@@ -1,6 +1,9 @@
 import ArgumentParser
 import Corosync
 import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
 
 /// `khactl watch`: membership, quorum and CPG events as they happen.
 public struct Watch: AsyncParsableCommand {
@@ -10,6 +13,10 @@ public struct Watch: AsyncParsableCommand {
             Prints the current quorum state first, then every change. With --output json each event is one
             JSON object per line with time (RFC 3339, milliseconds), kind (membership, quorum, cpg,
             connection), node (the local node id) and the event's fields.
+
+            Runs as a service: SIGTERM or SIGINT stops event intake, gives the queued sinks (exec:)
+            up to --flush-timeout seconds to deliver what is queued, prints one summary line per queued sink
+            on stderr and exits 0. Logs go to stderr.
             """
     )
 
@@ -37,78 +44,104 @@ public struct Watch: AsyncParsableCommand {
     @Option(help: "CRM_alert_recipient for exec: sinks (for alert_file.sh.sample: the file to append to).")
     public var recipient = ""
 
+    @Option(help: "Alerts each exec: sink holds; beyond it the oldest are dropped and counted.")
+    public var sinkQueue = 256
+
+    @Option(help: ArgumentHelp("On shutdown, how long queued sinks may take to deliver what is left.", valueName: "seconds"))
+    public var flushTimeout: Double = 5
+
+    @Option(help: "Log level on stderr: trace, debug, info, notice, warning, error or critical.")
+    public var logLevel: Logger.Level = .notice
+
     public init() {}
+
+    /// The sinks as given, parsed.
+    enum SinkSpec: Equatable {
+        case stdout
+        case exec(String)
+    }
+
+    func parsedSinks() throws -> [SinkSpec] {
+        try sinks.map { sink in
+            if sink == "stdout" { return .stdout }
+            if sink.hasPrefix("exec:") {
+                let path = String(sink.dropFirst(5))
+                guard path.hasPrefix("/"), FileManager.default.isExecutableFile(atPath: path) else {
+                    throw ValidationError("exec: sink \(path) is not an executable file given by its absolute path")
+                }
+                return .exec(path)
+            }
+            throw ValidationError("unknown sink \"\(sink)\": use stdout or exec:PATH")
+        }
+    }
 
     public func validate() throws {
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
-        for sink in sinks {
-            if sink == "stdout" { continue }
-            guard sink.hasPrefix("exec:") else {
-                throw ValidationError("unknown sink \"\(sink)\": use stdout or exec:PATH")
-            }
-            let path = String(sink.dropFirst(5))
-            guard path.hasPrefix("/"), FileManager.default.isExecutableFile(atPath: path) else {
-                throw ValidationError("exec: sink \(path) is not an executable file given by its absolute path")
-            }
-        }
+        _ = try parsedSinks()
+        guard sinkQueue >= 1 else { throw ValidationError("--sink-queue must be at least 1") }
+        guard flushTimeout >= 0 else { throw ValidationError("--flush-timeout must be 0 or more seconds") }
         do { _ = try CPGGroupName(group) } catch { throw ValidationError(String(describing: error)) }
     }
 
     public func run() async throws {
+        var logger = Logger(label: "khactl.watch") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = logLevel
+        let specs = try parsedSinks()
+
         let source = ClusterEventSource(
             endpoint: global.endpoint.endpoint, group: try CPGGroupName(group), reconnect: reconnect)
-        let events: AsyncThrowingStream<(node: NodeID, event: ClusterEvent), any Error>
+        let events: WatchIntakeService.Events
         do {
             events = try source.events()
         } catch {
             throw CLIError(String(describing: error))
         }
-        let toStdout = sinks.isEmpty || sinks.contains("stdout")
-        let agents = sinks.filter { $0.hasPrefix("exec:") }.map { AlertAgentSink(path: String($0.dropFirst(5)), recipient: recipient) }
+
         var names: [NodeID: String] = [:]
-        if !agents.isEmpty, let cmap = try? CMap(endpoint: global.endpoint.endpoint) {
+        if specs.contains(where: { if case .exec = $0 { true } else { false } }),
+            let cmap = try? CMap(endpoint: global.endpoint.endpoint)
+        {
             for node in (try? cmap.nodeList()) ?? [] { names[node.nodeID] = node.name }
             cmap.close()
         }
-        var seen = 0
-        var failure: (any Error)?
-        var filter: LeaderFilter?
-        do {
-            events: for try await (node, incoming) in events {
-                let admitted: [ClusterEvent]
-                if leaderOnly {
-                    var current = filter ?? LeaderFilter(me: CPGMember(nodeID: node, pid: UInt32(getpid())))
-                    admitted = current.admit(incoming)
-                    filter = current
-                } else {
-                    admitted = [incoming]
-                }
-                for event in admitted {
-                    for agent in agents { agent.deliver(event, names: names) }
-                    if toStdout { emit(event, node: node) }
-                    seen += 1
-                    if let count, seen >= count { break events }
-                }
+        let queued: [any QueuedSink] = specs.compactMap { spec -> (any QueuedSink)? in
+            switch spec {
+            case .stdout:
+                return nil
+            case .exec(let path):
+                return AlertAgentSink(path: path, recipient: recipient, names: names, capacity: sinkQueue, logger: logger)
             }
-        } catch {
-            failure = error
         }
-        // Let the alert agents run what was queued before exiting.
-        for agent in agents { await agent.finish() }
-        if let failure { throw CLIError("watch ended: \(failure)") }
-    }
 
-    private func emit(_ event: ClusterEvent, node: NodeID) {
-        switch global.output {
-        case .json:
-            var fields = event.fields
-            fields["time"] = .string(Timestamp.rfc3339())
-            fields["kind"] = .string(event.kind)
-            fields["node"] = .integer(Int64(node.rawValue))
-            print(JSONValue.object(fields).line)
-        case .text:
-            print("\(Timestamp.rfc3339()) node \(node) \(event.text)")
+        let intake = WatchIntakeService(
+            events: events, output: specs.isEmpty || specs.contains(.stdout) ? global.output : nil, sinks: queued,
+            leaderOnly: leaderOnly, count: count, logger: logger)
+        // Intake last: the group shuts services down in reverse order, so intake stops before the sinks flush.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if !queued.isEmpty {
+            services.append(
+                .init(
+                    service: SinkShutdownService(sinks: queued, grace: .seconds(flushTimeout), logger: logger),
+                    serviceName: "sinks"))
         }
-        fflush(nil)  // Each event reaches a pipe as it happens.
+        services.append(
+            .init(
+                service: intake, successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup, serviceName: "intake"))
+        var configuration = ServiceGroupConfiguration(
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // A backstop: the sinks bound their own flush; nothing else should take long.
+        configuration.maximumGracefulShutdownDuration = .seconds(flushTimeout) + .seconds(5)
+
+        let sinkNames = (specs.isEmpty || specs.contains(.stdout) ? ["stdout"] : []) + queued.map(\.name)
+        logger.info("watching", metadata: ["group": "\(group)", "sinks": "\(sinkNames.joined(separator: " "))"])
+        do {
+            try await ServiceGroup(configuration: configuration).run()
+        } catch {
+            throw CLIError("watch ended: \(error)")
+        }
+        logger.info("stopped")
     }
 }
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
