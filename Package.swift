@@ -63,7 +63,9 @@ let package = Package(
         .testTarget(name: "PacemakerTests", dependencies: ["Pacemaker"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Corosync", "ClusterExec", "KhactlCore", "Pacemaker"]
+            dependencies: [
+                "Corosync", "ClusterExec", "KhactlCore", "Pacemaker", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ]
 )

@@ -14,9 +14,13 @@ public struct Watch: AsyncParsableCommand {
             JSON object per line with time (RFC 3339, milliseconds), kind (membership, quorum, cpg,
             connection), node (the local node id) and the event's fields.
 
-            Runs as a service: SIGTERM or SIGINT stops event intake, gives the queued sinks (exec:)
+            Runs as a service: SIGTERM or SIGINT stops event intake, gives the queued sinks (exec:, webhook:)
             up to --flush-timeout seconds to deliver what is queued, prints one summary line per queued sink
             on stderr and exits 0. Logs go to stderr.
+
+            The webhook token is read from --webhook-token-file, else from the environment variable
+            KHACTL_WEBHOOK_TOKEN (which is then removed from the environment, so alert agents never see it);
+            it is never taken from the command line and never printed.
             """
     )
 
@@ -34,7 +38,7 @@ public struct Watch: AsyncParsableCommand {
     @Option(
         name: .customLong("sink"),
         help: ArgumentHelp(
-            "Where events go: stdout (the default), or exec:PATH to run a Pacemaker alert agent with the CRM_alert_* environment. Repeatable.",
+            "Where events go: stdout (the default), exec:PATH to run a Pacemaker alert agent with the CRM_alert_* environment, or webhook:http://HOST[:PORT]/PATH to POST each event's JSON. Repeatable.",
             valueName: "sink"))
     public var sinks: [String] = []
 
@@ -44,7 +48,19 @@ public struct Watch: AsyncParsableCommand {
     @Option(help: "CRM_alert_recipient for exec: sinks (for alert_file.sh.sample: the file to append to).")
     public var recipient = ""
 
-    @Option(help: "Alerts each exec: sink holds; beyond it the oldest are dropped and counted.")
+    @Option(
+        help: ArgumentHelp(
+            "A file holding the webhook's bearer token (e.g. %d/webhook-token with systemd's LoadCredential=). Without it, KHACTL_WEBHOOK_TOKEN is used if set.",
+            valueName: "path"))
+    public var webhookTokenFile: String?
+
+    @Option(help: "Attempts per event for webhook sinks (retries use exponential backoff with jitter).")
+    public var webhookAttempts = RetryPolicy.webhookDefault.attempts
+
+    @Option(help: ArgumentHelp("The limit of one webhook attempt (connect, send, response line).", valueName: "seconds"))
+    public var webhookTimeout: Double = 5
+
+    @Option(help: "Events (alerts for exec:) each queued sink holds; beyond it the oldest are dropped and counted.")
     public var sinkQueue = 256
 
     @Option(help: ArgumentHelp("On shutdown, how long queued sinks may take to deliver what is left.", valueName: "seconds"))
@@ -59,6 +75,7 @@ public struct Watch: AsyncParsableCommand {
     enum SinkSpec: Equatable {
         case stdout
         case exec(String)
+        case webhook(WebhookTarget)
     }
 
     func parsedSinks() throws -> [SinkSpec] {
@@ -71,13 +88,25 @@ public struct Watch: AsyncParsableCommand {
                 }
                 return .exec(path)
             }
-            throw ValidationError("unknown sink \"\(sink)\": use stdout or exec:PATH")
+            if sink.hasPrefix("webhook:") {
+                do {
+                    return .webhook(try WebhookTarget(parsing: String(sink.dropFirst(8))))
+                } catch let error as WebhookError {
+                    throw ValidationError(error.message)
+                }
+            }
+            throw ValidationError("unknown sink \"\(sink)\": use stdout, exec:PATH or webhook:URL")
         }
     }
 
     public func validate() throws {
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
-        _ = try parsedSinks()
+        let parsed = try parsedSinks()
+        if webhookTokenFile != nil && !parsed.contains(where: { if case .webhook = $0 { true } else { false } }) {
+            throw ValidationError("--webhook-token-file needs a --sink webhook:URL")
+        }
+        guard webhookAttempts >= 1 else { throw ValidationError("--webhook-attempts must be at least 1") }
+        guard webhookTimeout > 0 else { throw ValidationError("--webhook-timeout must be more than 0 seconds") }
         guard sinkQueue >= 1 else { throw ValidationError("--sink-queue must be at least 1") }
         guard flushTimeout >= 0 else { throw ValidationError("--flush-timeout must be 0 or more seconds") }
         do { _ = try CPGGroupName(group) } catch { throw ValidationError(String(describing: error)) }
@@ -87,6 +116,21 @@ public struct Watch: AsyncParsableCommand {
         var logger = Logger(label: "khactl.watch") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = logLevel
         let specs = try parsedSinks()
+
+        // The token, before anything starts; then out of the environment, so no child inherits it.
+        var token: WebhookToken?
+        if specs.contains(where: { if case .webhook = $0 { true } else { false } }) {
+            do {
+                let loaded = try WebhookToken.load(file: webhookTokenFile, environment: ProcessInfo.processInfo.environment)
+                token = loaded.token
+                if loaded.looseFile, let file = webhookTokenFile {
+                    logger.warning("the webhook token file \(file) can be read by group or others; chmod 0600 it")
+                }
+            } catch {
+                throw CLIError(error.message)
+            }
+        }
+        unsetenv(WebhookToken.environmentVariable)
 
         let source = ClusterEventSource(
             endpoint: global.endpoint.endpoint, group: try CPGGroupName(group), reconnect: reconnect)
@@ -104,13 +148,23 @@ public struct Watch: AsyncParsableCommand {
             for node in (try? cmap.nodeList()) ?? [] { names[node.nodeID] = node.name }
             cmap.close()
         }
-        let queued: [any QueuedSink] = specs.compactMap { spec -> (any QueuedSink)? in
+        let policy = RetryPolicy(
+            attempts: webhookAttempts, baseDelay: RetryPolicy.webhookDefault.baseDelay,
+            maximumDelay: RetryPolicy.webhookDefault.maximumDelay)
+        let queued: [any QueuedSink] = specs.compactMap { spec in
             switch spec {
             case .stdout:
                 return nil
             case .exec(let path):
                 return AlertAgentSink(path: path, recipient: recipient, names: names, capacity: sinkQueue, logger: logger)
+            case .webhook(let target):
+                return WebhookSink(
+                    target: target, token: token, policy: policy, timeout: .seconds(webhookTimeout), capacity: sinkQueue,
+                    logger: logger)
             }
+        }
+        if token == nil, specs.contains(where: { if case .webhook = $0 { true } else { false } }) {
+            logger.info("no webhook token given: posting without an Authorization header")
         }
 
         let intake = WatchIntakeService(
