@@ -17,11 +17,11 @@ struct WebhookSinkTests {
     }
 
     /// A random token, written 0600 to a file of a fresh folder.
-    static func tokenFile() throws -> (path: String, token: String, folder: String) {
+    static func tokenFile(named name: String = "token") throws -> (path: String, token: String, folder: String) {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("khactl-webhook-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let token = "tok-" + UUID().uuidString.replacingOccurrences(of: "-", with: "")
-        let path = "\(folder)/token"
+        let path = "\(folder)/\(name)"
         #expect(FileManager.default.createFile(atPath: path, contents: Data("\(token)\n".utf8), attributes: [.posixPermissions: 0o600]))
         return (path, token, folder)
     }
@@ -204,6 +204,49 @@ struct WebhookSinkTests {
         #expect(counts.received == receiver.requests.count && counts.delivered == counts.received)
         #expect(counts.dropped == 0 && counts.failed == 0 && counts.abandoned == 0)
         #expect(!text.contains(token))
+    }
+
+    @Test("The systemd unit: after corosync and pacemaker, restart on failure, token as a credential; its ExecStart runs, posts with the token, stops cleanly on SIGTERM")
+    func systemdUnit() async throws {
+        let unitPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Scripts/systemd/khactl-watch.service").standardized.path
+        let text = try String(contentsOfFile: unitPath, encoding: .utf8)
+        let lines = text.replacingOccurrences(of: "\\\n", with: " ").split(separator: "\n")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.hasPrefix("#") }
+        func values(_ key: String) -> [String] { lines.filter { $0.hasPrefix(key + "=") }.map { String($0.dropFirst(key.count + 1)) } }
+        #expect(values("After") == ["corosync.service pacemaker.service"])
+        #expect(values("Type") == ["exec"])
+        #expect(values("Restart") == ["on-failure"])
+        #expect(values("KillSignal") == ["SIGTERM"])
+        #expect(values("LoadCredential") == ["webhook-token:/etc/khactl/webhook-token"])
+        let exec = try #require(values("ExecStart").first).split(separator: " ").map(String.init)
+        #expect(exec.first == "/usr/local/sbin/khactl")
+        #expect(!exec.contains { $0.contains("Bearer") || $0.hasPrefix("KHACTL_WEBHOOK_TOKEN") })
+
+        // What systemd and the admin fill in: %d (the credentials folder) and the receiver's URL.
+        let receiver = try WebhookReceiver()
+        defer { receiver.stop() }
+        let credentials = try Self.tokenFile(named: "webhook-token")
+        defer { try? FileManager.default.removeItem(atPath: credentials.folder) }
+        let arguments = exec.dropFirst().map {
+            $0.replacingOccurrences(of: "%d", with: credentials.folder).replacingOccurrences(of: "http://127.0.0.1:9000", with: receiver.url)
+        }
+        try await withCorosync { node in
+            let log = "\(credentials.folder)/watch.log"
+            let watcher = try ChildProcess.spawn(
+                productsDirectory.appendingPathComponent("khactl").path, arguments + ["--netns", node.namespacePath], log: log)
+            defer { watcher.terminate(grace: 1) }
+            // membership, quorum and the watcher's own join, emitted by the only (so leading) watcher.
+            let requests = try await receiver.wait(for: "the first 3 events") { $0.count >= 3 }
+            #expect(requests.allSatisfy { $0.target == "/khactl-events" && $0.headers["authorization"] == "Bearer \(credentials.token)" })
+            #expect(kill(watcher.pid, SIGTERM) == 0)
+            #expect(waitForExit(watcher.pid, timeout: .seconds(8)) == 0)
+            let output = try String(contentsOfFile: log, encoding: .utf8)
+            let counts = try Self.summary(in: output)
+            #expect(counts.received == 3 && counts.delivered == 3 && counts.dropped == 0)
+            #expect(output.contains("info khactl.watch"))
+            #expect(!output.contains(credentials.token))
+        }
     }
 
     @Test(
