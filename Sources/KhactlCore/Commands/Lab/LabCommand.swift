@@ -145,6 +145,11 @@ public struct LabExec: ParsableCommand {
         let path = Daemon.resolve(built.executable)
         let args = ([path] + built.arguments).map { strdup($0) } + [nil]
         fflush(nil)
+        // This runs on a Dispatch worker thread, whose signal mask blocks nearly every signal, and exec keeps
+        // the mask: without this the command would never see SIGTERM or SIGINT.
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        pthread_sigmask(SIG_SETMASK, &unblocked, nil)
         execv(path, args)
         throw CLIError("cannot run \(path): \(String(cString: strerror(errno)))")
     }
