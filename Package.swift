@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // The C boundary: module map and shim header over corosync's client libraries.
@@ -46,6 +48,9 @@ let package = Package(
                 "Pacemaker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         // The resource graph benchmark, run by Scripts/bench.sh.
@@ -59,7 +64,9 @@ let package = Package(
         .testTarget(name: "PacemakerTests", dependencies: ["Pacemaker"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Corosync", "ClusterExec", "KhactlCore", "Pacemaker"]
+            dependencies: [
+                "Corosync", "ClusterExec", "KhactlCore", "Pacemaker", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ]
 )

@@ -90,7 +90,7 @@ struct CLITests {
         #expect(bad.stderr.contains("--count must be at least 1"))
         let sink = try runKhactl(["watch", "--sink", "syslog"])
         #expect(sink.status != 0)
-        #expect(sink.stderr.contains("unknown sink \"syslog\": use stdout or exec:PATH"))
+        #expect(sink.stderr.contains("unknown sink \"syslog\": use stdout, exec:PATH or webhook:URL"))
         let agent = try runKhactl(["watch", "--sink", "exec:relative/agent.sh"])
         #expect(agent.status != 0)
         #expect(agent.stderr.contains("is not an executable file given by its absolute path"))

@@ -86,6 +86,9 @@ struct LabTests {
         #expect(votes["quorum"] as? Int == 2)
         let firstAddresses = memberList.first?["addresses"] as? [String]
         #expect(firstAddresses == ["198.18.0.11"])
+        // lab exec passes no blocked signals on (a command must see SIGTERM).
+        let mask = try root.run(["lab", "exec", "node1", "--", "grep", "SigBlk", "/proc/self/status"])
+        #expect(mask.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "SigBlk:\t0000000000000000", "\(mask.stdout)")
 
         // Fencing for real: the fencer runs fence_redfish against node3's BMC, which powers node3 off.
         let fence = try root.run(["lab", "exec", "node1", "--", "stonith_admin", "--fence", "node3", "--timeout", "60"], timeout: 90)

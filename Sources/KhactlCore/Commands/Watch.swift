@@ -1,6 +1,9 @@
 import ArgumentParser
 import Corosync
 import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
 
 /// `khactl watch`: membership, quorum and CPG events as they happen.
 public struct Watch: AsyncParsableCommand {
@@ -10,6 +13,14 @@ public struct Watch: AsyncParsableCommand {
             Prints the current quorum state first, then every change. With --output json each event is one
             JSON object per line with time (RFC 3339, milliseconds), kind (membership, quorum, cpg,
             connection), node (the local node id) and the event's fields.
+
+            Runs as a service: SIGTERM or SIGINT stops event intake, gives the queued sinks (exec:, webhook:)
+            up to --flush-timeout seconds to deliver what is queued, prints one summary line per queued sink
+            on stderr and exits 0. Logs go to stderr.
+
+            The webhook token is read from --webhook-token-file, else from the environment variable
+            KHACTL_WEBHOOK_TOKEN (which is then removed from the environment, so alert agents never see it);
+            it is never taken from the command line and never printed.
             """
     )
 
@@ -27,7 +38,7 @@ public struct Watch: AsyncParsableCommand {
     @Option(
         name: .customLong("sink"),
         help: ArgumentHelp(
-            "Where events go: stdout (the default), or exec:PATH to run a Pacemaker alert agent with the CRM_alert_* environment. Repeatable.",
+            "Where events go: stdout (the default), exec:PATH to run a Pacemaker alert agent with the CRM_alert_* environment, or webhook:http://HOST[:PORT]/PATH to POST each event's JSON. Repeatable.",
             valueName: "sink"))
     public var sinks: [String] = []
 
@@ -43,79 +54,155 @@ public struct Watch: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The socket alerts arrive on, with --alerts.", valueName: "path"))
     public var alertSocket = PacemakerAlert.defaultSocket
 
+    @Option(
+        help: ArgumentHelp(
+            "A file holding the webhook's bearer token (e.g. %d/webhook-token with systemd's LoadCredential=). Without it, KHACTL_WEBHOOK_TOKEN is used if set.",
+            valueName: "path"))
+    public var webhookTokenFile: String?
+
+    @Option(help: "Attempts per event for webhook sinks (retries use exponential backoff with jitter).")
+    public var webhookAttempts = RetryPolicy.webhookDefault.attempts
+
+    @Option(help: ArgumentHelp("The limit of one webhook attempt (connect, send, response line).", valueName: "seconds"))
+    public var webhookTimeout: Double = 5
+
+    @Option(help: "Events (alerts for exec:) each queued sink holds; beyond it the oldest are dropped and counted.")
+    public var sinkQueue = 256
+
+    @Option(help: ArgumentHelp("On shutdown, how long queued sinks may take to deliver what is left.", valueName: "seconds"))
+    public var flushTimeout: Double = 5
+
+    @Option(help: "Log level on stderr: trace, debug, info, notice, warning, error or critical.")
+    public var logLevel: Logger.Level = .notice
+
     public init() {}
+
+    /// The sinks as given, parsed.
+    enum SinkSpec: Equatable {
+        case stdout
+        case exec(String)
+        case webhook(WebhookTarget)
+    }
+
+    func parsedSinks() throws -> [SinkSpec] {
+        try sinks.map { sink in
+            if sink == "stdout" { return .stdout }
+            if sink.hasPrefix("exec:") {
+                let path = String(sink.dropFirst(5))
+                guard path.hasPrefix("/"), FileManager.default.isExecutableFile(atPath: path) else {
+                    throw ValidationError("exec: sink \(path) is not an executable file given by its absolute path")
+                }
+                return .exec(path)
+            }
+            if sink.hasPrefix("webhook:") {
+                do {
+                    return .webhook(try WebhookTarget(parsing: String(sink.dropFirst(8))))
+                } catch let error as WebhookError {
+                    throw ValidationError(error.message)
+                }
+            }
+            throw ValidationError("unknown sink \"\(sink)\": use stdout, exec:PATH or webhook:URL")
+        }
+    }
 
     public func validate() throws {
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
-        for sink in sinks {
-            if sink == "stdout" { continue }
-            guard sink.hasPrefix("exec:") else {
-                throw ValidationError("unknown sink \"\(sink)\": use stdout or exec:PATH")
-            }
-            let path = String(sink.dropFirst(5))
-            guard path.hasPrefix("/"), FileManager.default.isExecutableFile(atPath: path) else {
-                throw ValidationError("exec: sink \(path) is not an executable file given by its absolute path")
-            }
+        let parsed = try parsedSinks()
+        if webhookTokenFile != nil && !parsed.contains(where: { if case .webhook = $0 { true } else { false } }) {
+            throw ValidationError("--webhook-token-file needs a --sink webhook:URL")
         }
+        guard webhookAttempts >= 1 else { throw ValidationError("--webhook-attempts must be at least 1") }
+        guard webhookTimeout > 0 else { throw ValidationError("--webhook-timeout must be more than 0 seconds") }
+        guard sinkQueue >= 1 else { throw ValidationError("--sink-queue must be at least 1") }
+        guard flushTimeout >= 0 else { throw ValidationError("--flush-timeout must be 0 or more seconds") }
         do { _ = try CPGGroupName(group) } catch { throw ValidationError(String(describing: error)) }
     }
 
     public func run() async throws {
+        var logger = Logger(label: "khactl.watch") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = logLevel
+        let specs = try parsedSinks()
+
+        // The token, before anything starts; then out of the environment, so no child inherits it.
+        var token: WebhookToken?
+        if specs.contains(where: { if case .webhook = $0 { true } else { false } }) {
+            do {
+                let loaded = try WebhookToken.load(file: webhookTokenFile, environment: ProcessInfo.processInfo.environment)
+                token = loaded.token
+                if loaded.looseFile, let file = webhookTokenFile {
+                    logger.warning("the webhook token file \(file) can be read by group or others; chmod 0600 it")
+                }
+            } catch {
+                throw CLIError(error.message)
+            }
+        }
+        unsetenv(WebhookToken.environmentVariable)
+
         let source = ClusterEventSource(
             endpoint: global.endpoint.endpoint, group: try CPGGroupName(group), reconnect: reconnect,
             alertSocket: alerts ? alertSocket : nil)
-        let events: AsyncThrowingStream<(node: NodeID, event: ClusterEvent), any Error>
+        let events: WatchIntakeService.Events
         do {
             events = try source.events()
         } catch {
             throw CLIError(String(describing: error))
         }
-        let toStdout = sinks.isEmpty || sinks.contains("stdout")
-        let agents = sinks.filter { $0.hasPrefix("exec:") }.map { AlertAgentSink(path: String($0.dropFirst(5)), recipient: recipient) }
+
         var names: [NodeID: String] = [:]
-        if !agents.isEmpty, let cmap = try? CMap(endpoint: global.endpoint.endpoint) {
+        if specs.contains(where: { if case .exec = $0 { true } else { false } }),
+            let cmap = try? CMap(endpoint: global.endpoint.endpoint)
+        {
             for node in (try? cmap.nodeList()) ?? [] { names[node.nodeID] = node.name }
             cmap.close()
         }
-        var seen = 0
-        var failure: (any Error)?
-        var filter: LeaderFilter?
-        do {
-            events: for try await (node, incoming) in events {
-                let admitted: [ClusterEvent]
-                if leaderOnly {
-                    var current = filter ?? LeaderFilter(me: CPGMember(nodeID: node, pid: UInt32(getpid())))
-                    admitted = current.admit(incoming)
-                    filter = current
-                } else {
-                    admitted = [incoming]
-                }
-                for event in admitted {
-                    for agent in agents { agent.deliver(event, names: names) }
-                    if toStdout { emit(event, node: node) }
-                    seen += 1
-                    if let count, seen >= count { break events }
-                }
+        let policy = RetryPolicy(
+            attempts: webhookAttempts, baseDelay: RetryPolicy.webhookDefault.baseDelay,
+            maximumDelay: RetryPolicy.webhookDefault.maximumDelay)
+        let queued: [any QueuedSink] = specs.compactMap { spec in
+            switch spec {
+            case .stdout:
+                return nil
+            case .exec(let path):
+                return AlertAgentSink(path: path, recipient: recipient, names: names, capacity: sinkQueue, logger: logger)
+            case .webhook(let target):
+                return WebhookSink(
+                    target: target, token: token, policy: policy, timeout: .seconds(webhookTimeout), capacity: sinkQueue,
+                    logger: logger)
             }
-        } catch {
-            failure = error
         }
-        // Let the alert agents run what was queued before exiting.
-        for agent in agents { await agent.finish() }
-        if let failure { throw CLIError("watch ended: \(failure)") }
-    }
+        if token == nil, specs.contains(where: { if case .webhook = $0 { true } else { false } }) {
+            logger.info("no webhook token given: posting without an Authorization header")
+        }
 
-    private func emit(_ event: ClusterEvent, node: NodeID) {
-        switch global.output {
-        case .json:
-            var fields = event.fields
-            fields["time"] = .string(Timestamp.rfc3339())
-            fields["kind"] = .string(event.kind)
-            fields["node"] = .integer(Int64(node.rawValue))
-            print(JSONValue.object(fields).line)
-        case .text:
-            print("\(Timestamp.rfc3339()) node \(node) \(event.text)")
+        let intake = WatchIntakeService(
+            events: events, output: specs.isEmpty || specs.contains(.stdout) ? global.output : nil, sinks: queued,
+            leaderOnly: leaderOnly, count: count, logger: logger)
+        // Intake last: the group shuts services down in reverse order, so intake stops before the sinks flush.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if !queued.isEmpty {
+            services.append(
+                .init(
+                    service: SinkShutdownService(sinks: queued, grace: .seconds(flushTimeout), logger: logger),
+                    serviceName: "sinks"))
         }
-        fflush(nil)  // Each event reaches a pipe as it happens.
+        services.append(
+            .init(
+                service: intake, successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup, serviceName: "intake"))
+        var configuration = ServiceGroupConfiguration(
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // A backstop: the sinks bound their own flush; nothing else should take long.
+        configuration.maximumGracefulShutdownDuration = .seconds(flushTimeout) + .seconds(5)
+
+        let sinkNames = (specs.isEmpty || specs.contains(.stdout) ? ["stdout"] : []) + queued.map(\.name)
+        logger.info("watching", metadata: ["group": "\(group)", "sinks": "\(sinkNames.joined(separator: " "))"])
+        do {
+            try await ServiceGroup(configuration: configuration).run()
+        } catch {
+            throw CLIError("watch ended: \(error)")
+        }
+        logger.info("stopped")
     }
 }
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

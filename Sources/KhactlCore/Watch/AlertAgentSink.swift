@@ -1,5 +1,6 @@
 import Corosync
 import Foundation
+import Logging
 import Synchronization
 
 /// Runs an existing Pacemaker alert agent (`/usr/share/pacemaker/alerts/alert_file.sh.sample`,
@@ -7,68 +8,76 @@ import Synchronization
 /// so agents written for Pacemaker's alert framework work unmodified.
 ///
 /// Corosync membership changes become `node` alerts (`CRM_alert_desc` `member` or `lost`), as Pacemaker
-/// sends them. Events queue in a bounded buffer drained by one task: a slow or failing agent never holds
-/// up event intake; when the buffer is full the oldest events are dropped and counted.
-public final class AlertAgentSink: Sendable {
+/// sends them. Alerts queue in a bounded buffer drained by one worker: a slow or failing agent never holds
+/// up event intake; when the buffer is full the oldest alerts are dropped and counted. Each agent run
+/// blocks a Dispatch thread, never one of Swift's cooperative threads.
+public final class AlertAgentSink: QueuedSink {
     /// The agent's path.
     public let path: String
     /// `CRM_alert_recipient` (for alert_file: the file to append to).
     public let recipient: String
     /// How long one agent run may take.
     public let timeout: TimeInterval
-    private let continuation: AsyncStream<[String: String]>.Continuation
-    private let counters = Mutex((sequence: 0, dropped: 0, failed: 0))
-    private let drained: Task<Void, Never>
+    /// `exec:PATH`.
+    public var name: String { "exec:\(path)" }
+    private let names: [NodeID: String]
+    private let sequence = Mutex(0)
+    private let queue: SinkQueue<[String: String]>
 
-    /// Starts the sink.
-    public init(path: String, recipient: String, timeout: TimeInterval = 30, capacity: Int = 1000) {
+    private static let runner = DispatchQueue(label: "khactl.alert-agent", attributes: .concurrent)
+
+    /// Starts the sink; `names` maps node ids to node names for `CRM_alert_node`.
+    public init(
+        path: String, recipient: String, names: [NodeID: String] = [:], timeout: TimeInterval = 30,
+        capacity: Int = 256, logger: Logger = Logger(label: "khactl.watch")
+    ) {
         self.path = path
         self.recipient = recipient
         self.timeout = timeout
-        let (stream, continuation) = AsyncStream<[String: String]>.makeStream(bufferingPolicy: .bufferingNewest(capacity))
-        self.continuation = continuation
-        let counters = Counters()
-        self.drained = Task.detached {
-            for await environment in stream {
-                do {
-                    try ExternalCommand(argv: [path], environment: environment).run(timeout: timeout)
-                } catch {
-                    counters.failures.withLock { $0 += 1 }
-                    FileHandle.standardError.write(Data("khactl watch: alert agent \(path) failed: \(error)\n".utf8))
+        self.names = names
+        var logger = logger
+        logger[metadataKey: "sink"] = "exec:\(path)"
+        self.queue = SinkQueue(capacity: capacity) { [logger] dropped in
+            logger.warning("queue full (\(capacity) alerts): dropped the oldest alert, \(dropped) dropped so far")
+        }
+        queue.start { [logger] environment in
+            await withCheckedContinuation { continuation in
+                AlertAgentSink.runner.async {
+                    do {
+                        try ExternalCommand(argv: [path], environment: environment).run(timeout: timeout)
+                        continuation.resume(returning: .init(result: .delivered, retries: 0))
+                    } catch {
+                        logger.warning("alert agent failed: \(error)")
+                        continuation.resume(returning: .init(result: .failed, retries: 0))
+                    }
                 }
             }
         }
     }
 
-    private final class Counters: Sendable {
-        let failures = Mutex(0)
-    }
+    /// Alerts dropped because the buffer was full.
+    public var dropped: Int { queue.summary.dropped }
 
-    /// Events dropped because the buffer was full.
-    public var dropped: Int { counters.withLock { $0.dropped } }
-
-    /// Queues the alerts for `event` seen on `node`; `names` maps node ids to names.
-    public func deliver(_ event: ClusterEvent, names: [NodeID: String]) {
-        for alert in AlertAgentSink.alerts(for: event, names: names) {
-            let sequence = counters.withLock { counters -> Int in
-                counters.sequence += 1
-                return counters.sequence
+    /// Queues the alerts `record` stands for.
+    public func deliver(_ record: WatchRecord) {
+        for alert in AlertAgentSink.alerts(for: record.event, names: names) {
+            let number = sequence.withLock { value -> Int in
+                value += 1
+                return value
             }
             var environment = alert
             environment["CRM_alert_version"] = Khactl.version
             environment["CRM_alert_recipient"] = recipient
-            environment["CRM_alert_node_sequence"] = String(sequence)
-            environment["CRM_alert_timestamp"] = AlertAgentSink.timestamp()
-            if case .dropped = continuation.yield(environment) {
-                counters.withLock { $0.dropped += 1 }
-            }
+            environment["CRM_alert_node_sequence"] = String(number)
+            environment["CRM_alert_timestamp"] = AlertAgentSink.timestamp(record.time)
+            queue.enqueue(environment)
         }
     }
 
-    /// Stops taking events and waits until the queued ones have run.
-    public func finish() async {
-        continuation.finish()
-        await drained.value
+    /// Stops taking events, lets queued alerts run for at most `grace`, and returns the counts. An agent
+    /// still running then is left to finish on its own (within its timeout).
+    public func finish(within grace: Duration) async -> SinkSummary {
+        await queue.finish(within: grace)
     }
 
     /// The `CRM_alert_*` variables (without the common ones) of the alerts `event` stands for.
