@@ -173,10 +173,19 @@ struct BootstrapLabTests {
         return try toolOutput("nsenter", ["--net=/proc/\(holder)/ns/net", "curl", "-sk", "--max-time", "5", "https://198.18.0.100:7443/healthz"])
     }
 
-    static func check(_ root: LabTests.LabRoot, nodes: Int) throws {
-        let first = try root.run(["lab", "bootstrap", "--profile", "kubernetes-control-plane"], timeout: 300)
+    static func check(_ root: LabTests.LabRoot, nodes: Int, via: String = "direct") throws {
+        let bootstrap = ["lab", "bootstrap", "--profile", "kubernetes-control-plane", "--via", via]
+        let first = try root.run(bootstrap, timeout: 300)
         #expect(first.status == 0, "lab bootstrap: \(first.stdout.suffix(3000)) \(first.stderr)")
-        #expect(first.stdout.contains("node1 | bootstrap: install authkey /etc/corosync/authkey (mode 0400)"))
+        if via == "pcsd" {
+            #expect(first.stdout.contains("node1 | bootstrap: authenticate to every node's pcsd: pcs host auth node1 addr=198.18.0.11"))
+            #expect(first.stdout.contains("node1 | bootstrap: set the cluster up through pcsd: pcs cluster setup"))
+            for node in 2...nodes {
+                #expect(first.stdout.contains("node\(node) | bootstrap: receive corosync.conf and the authkey from node1"), "\(first.stdout)")
+            }
+        } else {
+            #expect(first.stdout.contains("node1 | bootstrap: install authkey /etc/corosync/authkey (mode 0400)"))
+        }
         if nodes == 2 { #expect(first.stdout.contains("two_node (which turns on wait_for_all)")) }
         // corosync.conf identical on every node; the authkey 0400.
         let configs = (1...nodes).map { nodeFile(root, $0, "etc/corosync/corosync.conf") }
@@ -212,7 +221,7 @@ struct BootstrapLabTests {
         #expect(answer == "ok")
         // A re-run on every node changes nothing: same CIB epoch, same corosync.conf.
         let epoch = try epoch(root)
-        let again = try root.run(["lab", "bootstrap", "--profile", "kubernetes-control-plane"], timeout: 300)
+        let again = try root.run(bootstrap, timeout: 300)
         #expect(again.status == 0, "\(again.stderr)")
         for node in 1...nodes {
             #expect(again.stdout.contains("node\(node) | bootstrap: nothing changed"), "\(again.stdout.suffix(2000))")
@@ -253,6 +262,33 @@ struct BootstrapLabTests {
         }
     }
 
+    @Test("the pcsd route: pcsd on every node of a bare pair, pcs host auth and pcs cluster setup from node1, the profile, a crash drill")
+    func pcsdPair() throws {
+        let hostShadow = try String(contentsOfFile: "/etc/shadow", encoding: .utf8)
+        let units = try toolOutput("systemctl", ["list-unit-files", "--no-legend", "corosync.service", "pacemaker.service"])
+        try Self.withBareLab(2) { root in
+            try Self.check(root, nodes: 2, via: "pcsd")
+            // pcs wrote corosync.conf (its cluster_uuid) and both authkeys; node1 knows both pcsd hosts.
+            #expect(Self.nodeFile(root, 1, "etc/corosync/corosync.conf")?.contains("cluster_uuid:") == true)
+            #expect(Self.nodeFile(root, 1, "etc/corosync/corosync.conf")?.contains("token_coefficient: 0") == true)
+            #expect(FileManager.default.fileExists(atPath: "\(root.path)/lab/node2/etc/pacemaker/authkey"))
+            let knownHosts = Self.nodeFile(root, 1, "var/lib/pcsd/known-hosts") ?? ""
+            #expect(knownHosts.contains("\"node1\"") && knownHosts.contains("\"node2\""), "\(knownHosts)")
+            // pcs itself sees the cluster it made.
+            let status = try root.run(["lab", "exec", "node1", "--", "pcs", "status", "nodes", "corosync"])
+            #expect(status.stdout.contains("Online: node1 node2"), "\(status.stdout) \(status.stderr)")
+            let drill = try root.json(["lab", "drill", "--rounds", "1", "--mode", "crash", "--output", "json"])
+            #expect(drill["dualActiveSamples"] as? Int == 0, "\(drill)")
+            // The password never left its files: not in any output, and the host's shadow and unit links
+            // are as they were (the nodes' own copies and /etc/systemd took pcs's changes).
+            let password = try String(contentsOfFile: "\(root.path)/lab/hacluster-password", encoding: .utf8)
+            let logs = try root.run(["lab", "bootstrap", "--profile", "kubernetes-control-plane", "--via", "pcsd"], timeout: 300)
+            #expect(!(logs.stdout + logs.stderr).contains(password))
+        }
+        #expect(try String(contentsOfFile: "/etc/shadow", encoding: .utf8) == hostShadow, "the host's /etc/shadow changed")
+        #expect(try toolOutput("systemctl", ["list-unit-files", "--no-legend", "corosync.service", "pacemaker.service"]) == units)
+    }
+
     @Test("bad input on a bare controller: an authkey of the wrong size, a missing password file; nothing is written")
     func badInput() throws {
         try Self.withBareLab(1) { root in
@@ -281,6 +317,15 @@ struct BootstrapLabTests {
             let noPassword = try root.run(["lab", "exec", "node1", "--", khactl, "bootstrap", "-f", missing, "--node", "node1"])
             #expect(noPassword.status == 1)
             #expect(noPassword.stderr.contains("the password file /etc/khactl/none does not exist"), "\(noPassword.stderr)")
+            // The pcsd route: the hacluster password comes from a file that must exist, never from argv.
+            let noHacluster = try root.run([
+                "lab", "exec", "node1", "--", khactl, "bootstrap", "-f", spec, "--node", "node1", "--via", "pcsd", "--pcsd-password-file", "/etc/khactl/none",
+            ])
+            #expect(noHacluster.status == 1)
+            #expect(noHacluster.stderr.contains("--pcsd-password-file /etc/khactl/none does not exist"), "\(noHacluster.stderr)")
+            let noFile = try root.run(["lab", "exec", "node1", "--", khactl, "bootstrap", "-f", spec, "--node", "node1", "--via", "pcsd"])
+            #expect(noFile.status != 0)
+            #expect(noFile.stderr.contains("--via pcsd needs --pcsd-password-file FILE"), "\(noFile.stderr)")
             // The node's /etc/corosync, /etc/haproxy and /etc/sysctl.d are as empty as before.
             for folder in ["etc/corosync", "etc/haproxy", "etc/sysctl.d"] {
                 let entries = try FileManager.default.contentsOfDirectory(atPath: "\(root.path)/lab/node1/\(folder)")

@@ -27,6 +27,10 @@ public struct BootstrapOptions: Sendable {
     public var reload = false
     /// Adopt objects of the profile that exist but were not made by khactl.
     public var adopt = false
+    /// The pcsd route: a file with the `hacluster` user's password (the same on every node); pcs then makes
+    /// the authkey and corosync.conf (`pcs host auth`, `pcs cluster setup --enable --start` on the spec's first
+    /// node) instead of khactl.
+    public var pcsdPasswordFile: String?
     /// How long to wait for quorum and for pacemaker.
     public var timeout: Duration = .seconds(180)
     public var paths = BootstrapPaths()
@@ -79,6 +83,11 @@ public struct Bootstrap: Sendable {
             } catch {
                 throw BootstrapError("--authkey: \(error)")
             }
+        } else if let file = options.pcsdPasswordFile {
+            guard let data = FileManager.default.contents(atPath: file), !data.allSatisfy({ $0 == 0x0a || $0 == 0x0d || $0 == 0x20 })
+            else {
+                throw BootstrapError("--pcsd-password-file \(file) does not exist, cannot be read, or is empty")
+            }
         } else if !FileManager.default.fileExists(atPath: options.paths.authkey) {
             throw BootstrapError(
                 "no authkey at \(options.paths.authkey): make one with `khactl keygen FILE`, copy it to every node, and pass --authkey FILE")
@@ -113,8 +122,10 @@ public struct Bootstrap: Sendable {
         say("bootstrap: node \(node.name) (id \(node.nodeID)) of cluster \(cluster.name), \(cluster.nodes.count) nodes, token \(cluster.token) ms, consensus \(cluster.consensus) ms")
         let corosyncRunning = Self.running("corosync")
 
-        // 1. The authkey.
-        if let source = options.authkey {
+        // 1-2. The pcsd route: pcs makes the authkey and corosync.conf and sends them to every node.
+        if let file = options.pcsdPasswordFile {
+            try await setUpThroughPCSD(node: node, passwordFile: file, note: note)
+        } else if let source = options.authkey {
             let key = try AuthKey.read(source)
             let current = FileManager.default.contents(atPath: options.paths.authkey)
             if let current, [UInt8](current) == key.bytes {
@@ -133,7 +144,9 @@ public struct Bootstrap: Sendable {
         // 2. corosync.conf.
         let config = cluster.corosyncConfig.render()
         let currentConfig = try? String(contentsOfFile: options.paths.corosyncConfig, encoding: .utf8)
-        if currentConfig == config {
+        if options.pcsdPasswordFile != nil {
+            // Written by pcs above.
+        } else if currentConfig == config {
             note(false, "corosync.conf \(options.paths.corosyncConfig)")
         } else if currentConfig != nil && corosyncRunning && !options.reload {
             throw BootstrapError(
@@ -189,7 +202,7 @@ public struct Bootstrap: Sendable {
             note(true, "seed the first CIB (dc-deadtime \(deadtime))")
         }
 
-        // 6. corosync and pacemaker.
+        // 6. corosync and pacemaker (the pcsd route on systemd: pcs cluster setup --start did it).
         try await startServices(note: note)
         if options.dryRun {
             say("bootstrap: dry run: nothing was written or started")
@@ -261,6 +274,59 @@ public struct Bootstrap: Sendable {
             }
             note(true, "start pacemaker (no systemd here: started directly)")
         }
+    }
+
+    /// The pcsd route. The spec's first node authenticates to every node's pcsd (`pcs host auth`, the
+    /// `hacluster` password on standard input, never in argv) and runs `pcs cluster setup`, which makes the
+    /// corosync and pacemaker authkeys and corosync.conf and sends them to every node through pcsd (with
+    /// `--enable --start` where systemd runs: `pcs cluster start --all`'s work). Every other node waits for
+    /// those files to arrive. Without systemd, each node then starts the services itself (the next step).
+    private func setUpThroughPCSD(node: ClusterSpec.Node, passwordFile: String, note: (Bool, String) -> Void) async throws {
+        let made = { [options] in
+            FileManager.default.fileExists(atPath: options.paths.corosyncConfig)
+                && FileManager.default.fileExists(atPath: options.paths.authkey)
+        }
+        if made() {
+            note(false, "cluster set up by pcs (\(options.paths.corosyncConfig), \(options.paths.authkey))")
+            return
+        }
+        guard let first = cluster.nodes.min(by: { $0.nodeID < $1.nodeID }) else { return }
+        guard first.name == node.name else {
+            if options.dryRun {
+                note(true, "wait for \(first.name) to set the cluster up through pcsd")
+                return
+            }
+            options.progress("bootstrap: waiting for \(first.name) to set the cluster up through pcsd (pcs cluster setup)")
+            let deadline = ContinuousClock.now + options.timeout
+            while !made() {
+                guard ContinuousClock.now < deadline else {
+                    throw BootstrapError(
+                        "pcs cluster setup on \(first.name) did not send corosync.conf and the authkey here within \(options.timeout); "
+                            + "is pcsd running on every node and bootstrap running on \(first.name)?")
+                }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            note(true, "receive corosync.conf and the authkey from \(first.name) (pcs cluster setup through pcsd)")
+            return
+        }
+        let password = (try? String(contentsOfFile: passwordFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        var auth = ["host", "auth"]
+        for member in cluster.nodes { auth += [member.name, "addr=\(member.addresses[0])"] }
+        auth += ["-u", "hacluster"]
+        var setup = ["cluster", "setup", cluster.name]
+        for member in cluster.nodes { setup += [member.name] + member.addresses.map { "addr=\($0)" } }
+        setup += [
+            "transport", "knet", "totem", "token=\(cluster.token)", "consensus=\(cluster.consensus)", "token_coefficient=0",
+        ]
+        if Self.systemdRuns { setup += ["--enable", "--start", "--wait=\(Int(options.timeout.components.seconds))"] }
+        let hostAuth = Command("pcs", auth, standardInput: Array((password + "\n").utf8), timeout: .seconds(120))
+        let clusterSetup = Command("pcs", setup, timeout: .seconds(300))
+        if !options.dryRun {
+            _ = try await check(hostAuth, "pcs host auth")
+            _ = try await check(clusterSetup, "pcs cluster setup")
+        }
+        note(true, "authenticate to every node's pcsd: \(hostAuth) (the hacluster password on standard input)")
+        note(true, "set the cluster up through pcsd: \(clusterSetup)")
     }
 
     private func seedCIB(dcDeadtime: String) async throws {

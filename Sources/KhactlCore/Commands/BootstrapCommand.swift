@@ -34,6 +34,29 @@ public struct BootstrapCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait for quorum and for pacemaker.")
     public var timeout = 180
 
+    /// How the cluster is made.
+    public enum Route: String, ExpressibleByArgument, CaseIterable, Sendable {
+        case direct
+        case pcsd
+    }
+
+    @Option(
+        help: """
+            direct: khactl writes corosync.conf and the authkey and starts the services. pcsd: the spec's first node \
+            runs pcs host auth and pcs cluster setup (with --enable --start where systemd runs), which send the \
+            authkeys and corosync.conf to every node through pcsd; needs pcsd running on every node.
+            """)
+    public var via: Route = .direct
+
+    @Option(help: ArgumentHelp("With --via pcsd: a file holding the hacluster user's password (never on the command line).", valueName: "file"))
+    public var pcsdPasswordFile: String?
+
+    public func validate() throws {
+        if via == .pcsd && pcsdPasswordFile == nil { throw ValidationError("--via pcsd needs --pcsd-password-file FILE") }
+        if via == .direct && pcsdPasswordFile != nil { throw ValidationError("--pcsd-password-file goes with --via pcsd") }
+        if via == .pcsd && authkey != nil { throw ValidationError("--via pcsd: pcs makes the authkey; drop --authkey") }
+    }
+
     public init() {}
 
     public func run() async throws {
@@ -51,6 +74,7 @@ public struct BootstrapCommand: AsyncParsableCommand {
         options.reload = reload
         options.adopt = adopt
         options.timeout = .seconds(timeout)
+        options.pcsdPasswordFile = via == .pcsd ? pcsdPasswordFile : nil
         let bootstrap: Bootstrap
         do {
             bootstrap = try Bootstrap(deployment: deployment, options: options)

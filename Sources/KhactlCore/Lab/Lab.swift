@@ -291,6 +291,8 @@ extension Lab {
             "address add \(LabNetwork.nodeAddress(index))/\(LabNetwork.prefix) dev eth0",
             "link set eth0 up",
         ])
+        // A node bootstrapped through pcsd runs pcsd from boot, as its unit would.
+        try await startPCSD(initProcess, root: root)
         // A bare node (no corosync.conf on its "disk" yet) waits for `khactl lab bootstrap`; a bootstrapped one
         // boots its cluster stack as a controller would.
         guard FileManager.default.fileExists(atPath: root.appendingPathComponent("etc/corosync/corosync.conf").path) else { return }
@@ -488,6 +490,8 @@ enum LabNode {
         "etc/pacemaker", "etc/haproxy", "etc/sysctl.d", "etc/khactl", "run",
         // The lab's own OCF agents (the stand-in API server), as a controller would have its vendor's.
         "usr/lib/ocf/resource.d/khactl",
+        // pcsd's state and logs (`lab bootstrap --via pcsd`), and the unit links that pcs enables and disables.
+        "var/lib/pcsd", "var/log/pcsd", "etc/systemd",
     ]
 
     static var hacluster: (uid: uid_t, gid: gid_t) {

@@ -120,9 +120,12 @@ extension Lab {
 
     /// Writes the spec (unless one is given), the files every node needs, and runs `khactl bootstrap` on
     /// every node at once. Returns each node's output.
-    public func bootstrap(spec given: String?, vips: [String] = [LabNetwork.defaultVIP], progress: @Sendable (String) -> Void)
-        async throws -> [(node: String, output: CommandOutput)]
-    {
+    /// With `via: .pcsd`, every node runs pcsd and `khactl bootstrap --via pcsd`: the spec's first node sets the
+    /// cluster up with `pcs host auth` and `pcs cluster setup`.
+    public func bootstrap(
+        spec given: String?, vips: [String] = [LabNetwork.defaultVIP], via route: BootstrapCommand.Route = .direct,
+        progress: @Sendable (String) -> Void
+    ) async throws -> [(node: String, output: CommandOutput)] {
         try Lab.requireRoot()
         let state = try store.load()
         guard state.switchHolder?.isAlive == true else { throw LabError("lab \(name) is not up") }
@@ -181,10 +184,16 @@ extension Lab {
             // Remember that this lab's cluster comes from bootstrap.
             try FileManager.default.copyItem(atPath: given, toPath: writtenSpec)
         }
+        var routeArguments = ["--authkey", keyPath]
+        if route == .pcsd {
+            progress("starting pcsd on every node (the hacluster password only in each node's own /etc/shadow)")
+            try await preparePCSD(state)
+            routeArguments = ["--via", "pcsd", "--pcsd-password-file", Lab.nodeHaclusterPasswordFile]
+        }
         progress("running khactl bootstrap on \(state.nodes.map(\.name).joined(separator: ", ")) at once")
         let commands = try state.nodes.map { node in
             (node.name, try nodeCommand(
-                node.index, [Lab.executable, "bootstrap", "-f", specPath, "--authkey", keyPath, "--node", node.name],
+                node.index, [Lab.executable, "bootstrap", "-f", specPath, "--node", node.name] + routeArguments,
                 timeout: .seconds(300)))
         }
         let runner = self.runner

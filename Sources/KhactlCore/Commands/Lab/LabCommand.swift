@@ -295,6 +295,8 @@ public struct LabBootstrapCommand: AsyncParsableCommand {
     @Option(help: "Write a spec for the lab's nodes with this profile.") public var profile: ProfileName?
     @Option(name: [.customShort("f"), .customLong("file")], help: "Use this spec instead (its nodes must be the lab's).") public var file: String?
     @Option(help: "The VIPs of the profile (repeat for several).") public var vip: [String] = [LabNetwork.defaultVIP]
+    @Option(help: "direct (khactl writes corosync.conf and the authkey) or pcsd (pcsd on every node; pcs host auth and pcs cluster setup).")
+    public var via: BootstrapCommand.Route = .direct
 
     public init() {}
 
@@ -306,7 +308,7 @@ public struct LabBootstrapCommand: AsyncParsableCommand {
         let lab = try self.lab.lab()
         let start = ContinuousClock.now
         let results = try await reportingErrors {
-            try await lab.bootstrap(spec: file, vips: vip) { print("lab \(lab.name): \($0)") }
+            try await lab.bootstrap(spec: file, vips: vip, via: via) { print("lab \(lab.name): \($0)") }
         }
         var failed: [String] = []
         for (node, output) in results {
