@@ -58,9 +58,14 @@ public final class Quorum: Sendable {
 
     /// Connects to the quorum service and starts tracking changes.
     ///
+    /// - Parameters:
+    ///   - endpoint: where corosync runs.
+    ///   - eventHandler: when given, receives every event on the handle's private queue, as corosync
+    ///     delivers it, instead of ``events`` (which then carries no events and only ends, normally or with
+    ///     the error). For forwarders that cannot afford a hop through a task per event; it must not block.
     /// - Throws: ``CorosyncError`` (`.library` when corosync is not running), or ``NamespaceError``.
-    public init(endpoint: CorosyncEndpoint = .local) throws {
-        let loop = DispatchLoop<QuorumEvent>(name: "quorum", buffering: .bufferingNewest(64))
+    public init(endpoint: CorosyncEndpoint = .local, eventHandler: (@Sendable (QuorumEvent) -> Void)? = nil) throws {
+        let loop = DispatchLoop<QuorumEvent>(name: "quorum", buffering: .bufferingNewest(64), handler: eventHandler)
         let context = loop.contextSink.retainedContext()
         let contextAddress = UInt(bitPattern: context)
         let opened: OpenedQuorum

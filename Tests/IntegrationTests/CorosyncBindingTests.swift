@@ -1,5 +1,6 @@
 import Corosync
 import Foundation
+import Synchronization
 import Testing
 
 /// The bindings against a real corosync in namespaces of the test's own.
@@ -141,6 +142,38 @@ struct CorosyncBindingTests {
             }
             // A node that is not configured is refused by corosync, and the error says so.
             #expect(throws: CorosyncError.self) { try votequorum.info(of: NodeID(77)) }
+        }
+    }
+
+    @Test("An event handler gets the events on the handle's queue; the stream then only ends")
+    func eventHandlers() async throws {
+        try await withCorosync { node in
+            let received = Mutex<[String]>([])
+            let quorum = try Quorum(endpoint: node.endpoint) { event in
+                if case .quorum(let state) = event { received.withLock { $0.append("quorum \(state.quorate)") } }
+            }
+            let cpg = try CPG(endpoint: node.endpoint, totemChanges: false) { event in
+                if case .configurationChange(let change) = event { received.withLock { $0.append("cpg \(change.group) \(change.members.count)") } }
+                if case .message(let message) = event { received.withLock { $0.append("message \(String(decoding: message.bytes, as: UTF8.self))") } }
+            }
+            try cpg.join(CPGGroupName("khactl-handler"))
+            try cpg.send(Array("one".utf8))
+            try cpg.send(Array("two".utf8))
+            let deadline = ContinuousClock.now + .seconds(10)
+            while received.withLock({ $0.count }) < 4 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            let seen = received.withLock { $0 }
+            #expect(seen.contains("quorum true"), "\(seen)")
+            #expect(seen.filter { !$0.hasPrefix("quorum") } == ["cpg khactl-handler 1", "message one", "message two"], "\(seen)")
+            // The streams carry nothing and end, without error, when the handles close.
+            let streams = Task {
+                var count = 0
+                for try await _ in quorum.events { count += 1 }
+                for try await _ in cpg.events { count += 1 }
+                return count
+            }
+            quorum.close()
+            cpg.close()
+            #expect(try await streams.value == 0)
         }
     }
 

@@ -8,13 +8,20 @@ import Synchronization
 /// is finalized, so a callback can never see a dangling sink.
 final class EventSink<Event: Sendable>: Sendable {
     let continuation: AsyncThrowingStream<Event, any Error>.Continuation
+    /// When set, receives every event on the loop's queue instead of the stream.
+    let handler: (@Sendable (Event) -> Void)?
 
-    init(_ continuation: AsyncThrowingStream<Event, any Error>.Continuation) {
+    init(_ continuation: AsyncThrowingStream<Event, any Error>.Continuation, handler: (@Sendable (Event) -> Void)?) {
         self.continuation = continuation
+        self.handler = handler
     }
 
     func yield(_ event: Event) {
-        continuation.yield(event)
+        if let handler {
+            handler(event)
+        } else {
+            continuation.yield(event)
+        }
     }
 
     /// The sink behind a context pointer that ``retainedContext()`` produced.
@@ -63,10 +70,14 @@ final class DispatchLoop<Event: Sendable>: Sendable {
 
     /// Creates the stream and the sink; the caller initialises its handle with `sink.retainedContext()`
     /// and then calls ``start(fd:dispatch:finalize:context:)``.
-    init(name: String, buffering: AsyncThrowingStream<Event, any Error>.Continuation.BufferingPolicy) {
+    /// With a `handler`, events go to it on the loop's queue and the stream carries only the loop's end.
+    init(
+        name: String, buffering: AsyncThrowingStream<Event, any Error>.Continuation.BufferingPolicy,
+        handler: (@Sendable (Event) -> Void)? = nil
+    ) {
         let (stream, continuation) = AsyncThrowingStream<Event, any Error>.makeStream(bufferingPolicy: buffering)
         self.stream = stream
-        self.sink = EventSink(continuation)
+        self.sink = EventSink(continuation, handler: handler)
         self.name = name
         self.queue = DispatchQueue(label: "khactl.corosync.\(name)")
         queue.setSpecific(key: onQueueKey, value: true)
