@@ -101,6 +101,10 @@ struct AlertTests {
                 let fenced = count(after) { $0["kind"] as? String == "fencing" && $0["target"] as? String == victim }
                 let vipStarts = count(after) { $0["kind"] as? String == "resource" && $0["resource"] as? String == "vip" && $0["task"] as? String == "start" }
                 #expect(left == 1, "round \(round): membership left \(left) times")
+                // One quorum event for the ring without the victim (still quorate: two of three).
+                let ring = after.first { $0["kind"] as? String == "membership" && ($0["left"] as? [Int]) == [victimID] }?["ringID"] as? String
+                let quorum = count(after) { $0["kind"] as? String == "quorum" && $0["ringID"] as? String == ring && $0["quorate"] as? Bool == true }
+                #expect(ring != nil && quorum == 1, "round \(round): quorum for ring \(ring ?? "-") \(quorum) times")
                 #expect(lost == 1, "round \(round): node lost \(lost) times")
                 #expect(fenced == 1, "round \(round): fencing \(fenced) times")
                 #expect(vipStarts == (round == 1 ? 1 : 0), "round \(round): vip started \(vipStarts) times")

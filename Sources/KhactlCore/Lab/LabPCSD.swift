@@ -43,28 +43,24 @@ extension Lab {
         for node in state.nodes {
             let root = store.nodeFolder(node.index)
             let path = root.appendingPathComponent(Lab.shadowFile).path
-            try? FileManager.default.removeItem(atPath: path)
-            guard
-                FileManager.default.createFile(
-                    atPath: path, contents: nodeShadow, attributes: [.posixPermissions: 0o640])
-            else {
-                throw LabError("cannot write \(path)")
-            }
+            try Self.replaceFile(path, with: nodeShadow, mode: 0o640)
             chown(path, 0, shadowGroup)
             let nodePassword = root.appendingPathComponent(String(Lab.nodeHaclusterPasswordFile.dropFirst())).path
             try FileManager.default.createDirectory(
                 atPath: (nodePassword as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try? FileManager.default.removeItem(atPath: nodePassword)
-            guard
-                FileManager.default.createFile(
-                    atPath: nodePassword, contents: password, attributes: [.posixPermissions: 0o400])
-            else {
-                throw LabError("cannot write \(nodePassword)")
-            }
+            try Self.replaceFile(nodePassword, with: password, mode: 0o400)
             guard let initProcess = node.initProcess, initProcess.isAlive else {
                 throw LabError("\(node.name) is powered off")
             }
             try await startPCSD(initProcess, root: root)
+        }
+    }
+
+    /// Writes `path` anew with `mode` (a 0400 file cannot be opened for writing, so the old one goes first).
+    private static func replaceFile(_ path: String, with data: Data, mode: Int) throws {
+        try? FileManager.default.removeItem(atPath: path)
+        guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: mode]) else {
+            throw LabError("cannot write \(path)")
         }
     }
 
