@@ -126,27 +126,48 @@ public struct ClusterEventSource: Sendable {
         }
     }
 
+    /// Where events go: into the stream, or to the caller's handler, one call at a time (events come from
+    /// both handles' queues and from the reconnecting task).
+    private final class Emitter: Sendable {
+        let continuation: Continuation
+        let handler: (@Sendable (NodeID, ClusterEvent) -> Void)?
+        private let serial = Mutex(())
+
+        init(_ continuation: Continuation, handler: (@Sendable (NodeID, ClusterEvent) -> Void)?) {
+            self.continuation = continuation
+            self.handler = handler
+        }
+
+        func emit(_ item: (node: NodeID, event: ClusterEvent)) {
+            if let handler {
+                serial.withLock { _ in handler(item.node, item.event) }
+            } else {
+                continuation.yield(item)
+            }
+        }
+    }
+
     /// Holds a new session's events back until the watcher has said it reconnected, then lets them through
-    /// in order; yields under its lock so that nothing overtakes what it held.
+    /// in order; emits under its lock so that nothing overtakes what it held.
     private final class Gate: Sendable {
         private let held = Mutex<[(node: NodeID, event: ClusterEvent)]?>([])
-        private let continuation: Continuation
+        private let emitter: Emitter
 
-        init(_ continuation: Continuation) { self.continuation = continuation }
+        init(_ emitter: Emitter) { self.emitter = emitter }
 
         func yield(_ item: (node: NodeID, event: ClusterEvent)) {
             held.withLock { held in
                 if held != nil {
                     held!.append(item)
                 } else {
-                    continuation.yield(item)
+                    emitter.emit(item)
                 }
             }
         }
 
         func open() {
             held.withLock { held in
-                for item in held ?? [] { continuation.yield(item) }
+                for item in held ?? [] { emitter.emit(item) }
                 held = nil
             }
         }
@@ -167,13 +188,13 @@ public struct ClusterEventSource: Sendable {
 
     private typealias Continuation = AsyncThrowingStream<(node: NodeID, event: ClusterEvent), any Error>.Continuation
 
-    /// Opens both handles with event handlers that yield straight into the watcher's stream, on each
+    /// Opens both handles with event handlers that emit straight into the watcher's stream (or handler), on each
     /// handle's private queue: no task hop per event between corosync and the consumer (measured against a
     /// C watcher in Scripts/bench.sh). The CPG handle comes first, for the local node id every event
     /// carries; it delivers nothing before it joins the group, which it does last.
-    private func connect(into continuation: Continuation, relay: Relay) throws -> Session {
+    private func connect(into emitter: Emitter, relay: Relay) throws -> Session {
         let localNodeID = Atomic<UInt32>(0)
-        let gate = Gate(continuation)
+        let gate = Gate(emitter)
         let cpg = try CPG(endpoint: endpoint, totemChanges: false) { event in
             let node = NodeID(localNodeID.load(ordering: .acquiring))
             switch event {
@@ -213,10 +234,18 @@ public struct ClusterEventSource: Sendable {
 
     /// Connects (throwing at once when corosync cannot be reached) and returns the events with the local
     /// node id they were seen on. The stream ends with the connection's error unless ``reconnect`` is set.
-    public func events() throws -> AsyncThrowingStream<(node: NodeID, event: ClusterEvent), any Error> {
+    ///
+    /// With a `handler`, every event goes to it instead, as it arrives, one call at a time, on the thread
+    /// that received it (a corosync handle's queue): no task hop between corosync and the consumer, which
+    /// `khactl watch` measures against a C watcher. The handler must not block for long; the stream then
+    /// carries no events and only ends.
+    public func events(
+        handler: (@Sendable (NodeID, ClusterEvent) -> Void)? = nil
+    ) throws -> AsyncThrowingStream<(node: NodeID, event: ClusterEvent), any Error> {
         let relay = Relay()
         let (stream, continuation) = AsyncThrowingStream<(node: NodeID, event: ClusterEvent), any Error>.makeStream()
-        let first = try connect(into: continuation, relay: relay)
+        let emitter = Emitter(continuation, handler: handler)
+        let first = try connect(into: emitter, relay: relay)
         first.gate.open()
         let socket: AlertSocket?
         do {
@@ -238,10 +267,10 @@ public struct ClusterEventSource: Sendable {
                     continuation.finish(throwing: failure)
                     return
                 }
-                continuation.yield((session.localNodeID, .disconnected(reason: String(describing: failure))))
-                guard let next = await reconnectWithBackoff(into: continuation, relay: relay) else { break }
+                emitter.emit((session.localNodeID, .disconnected(reason: String(describing: failure))))
+                guard let next = await reconnectWithBackoff(into: emitter, relay: relay) else { break }
                 session = next.session
-                continuation.yield((session.localNodeID, .reconnected(attempts: next.attempts)))
+                emitter.emit((session.localNodeID, .reconnected(attempts: next.attempts)))
                 session.gate.open()
             }
             continuation.finish()
@@ -278,12 +307,12 @@ public struct ClusterEventSource: Sendable {
         }
     }
 
-    private func reconnectWithBackoff(into continuation: Continuation, relay: Relay) async -> (session: Session, attempts: Int)? {
+    private func reconnectWithBackoff(into emitter: Emitter, relay: Relay) async -> (session: Session, attempts: Int)? {
         var pause = Duration.milliseconds(100)
         var attempts = 0
         while !Task.isCancelled {
             attempts += 1
-            if let session = try? connect(into: continuation, relay: relay) { return (session, attempts) }
+            if let session = try? connect(into: emitter, relay: relay) { return (session, attempts) }
             try? await Task.sleep(for: pause)
             pause = min(pause * 2, maximumBackoff)
         }

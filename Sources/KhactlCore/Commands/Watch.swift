@@ -141,12 +141,6 @@ public struct Watch: AsyncParsableCommand {
         let source = ClusterEventSource(
             endpoint: global.endpoint.endpoint, group: try CPGGroupName(group), reconnect: reconnect,
             alertSocket: alerts ? alertSocket : nil)
-        let events: WatchIntakeService.Events
-        do {
-            events = try source.events()
-        } catch {
-            throw CLIError(String(describing: error))
-        }
 
         var names: [NodeID: String] = [:]
         if specs.contains(where: { if case .exec = $0 { true } else { false } }),
@@ -174,9 +168,16 @@ public struct Watch: AsyncParsableCommand {
             logger.info("no webhook token given: posting without an Authorization header")
         }
 
-        let intake = WatchIntakeService(
-            events: events, output: specs.isEmpty || specs.contains(.stdout) ? global.output : nil, sinks: queued,
-            leaderOnly: leaderOnly, count: count, logger: logger)
+        let processor = WatchIntake(
+            output: specs.isEmpty || specs.contains(.stdout) ? global.output : nil, sinks: queued, leaderOnly: leaderOnly,
+            count: count, logger: logger)
+        let events: WatchIntakeService.Events
+        do {
+            events = try source.events(handler: processor.handle)
+        } catch {
+            throw CLIError(String(describing: error))
+        }
+        let intake = WatchIntakeService(events: events, intake: processor, logger: logger)
         // Intake last: the group shuts services down in reverse order, so intake stops before the sinks flush.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if !queued.isEmpty {
