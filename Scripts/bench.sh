@@ -5,7 +5,8 @@
 # pcs -f + cib-push on a live one-node lab (same spec, same starting configuration, same run), no-op apply and
 # start-up; lab up / down for 3 nodes (3 times each); failover drills, client-observed with dual-active
 # sampling, of the lab's example (an IPaddr2 VIP and a cloned haproxy, token 1000 ms) and of the Kubernetes
-# profile on 3 bare controllers made a cluster by khactl bootstrap (its default token, 500 ms).
+# profile on 3 bare controllers made a cluster by khactl bootstrap (its default token, 500 ms); khactl watch
+# against a minimal C libcpg/libquorum watcher on the survivors of crash drills (extra latency, idle RSS and CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -84,6 +85,34 @@ run_drills example
 "$khactl" lab bootstrap --name bench --profile kubernetes-control-plane >/dev/null
 "$khactl" lab exec --name bench node1 -- crm_resource --wait --timeout=120s >/dev/null
 run_drills profile
+
+# khactl watch against the C reference watcher (Scripts/bench/cpg-watch.c, libcpg + libquorum): both run on
+# each survivor during crash drills of the same lab, and each event's arrival is stamped by one reader.
+cpgwatch="$KHACTL_LAB_ROOT/cpg-watch"
+cc -O2 -o "$cpgwatch" Scripts/bench/cpg-watch.c -lcpg -lquorum
+latency="$KHACTL_LAB_ROOT/latency"
+mkdir -p "$latency"
+for round in $(seq 1 "$rounds"); do
+    "$khactl" lab exec --name bench node1 -- crm_resource --wait --timeout=120s >/dev/null
+    holder=$("$khactl" lab exec --name bench node1 -- crm_resource --locate --resource vip --quiet | head -1)
+    idle=0
+    [ "$round" -eq 1 ] && idle=30   # the first round also measures both watchers at rest
+    pids=()
+    for node in node1 node2 node3; do
+        [ "$node" = "$holder" ] && continue
+        base="$latency/$round-$node"
+        "$khactl" lab exec --name bench "$node" -- python3 "$PWD/Scripts/bench/watch-latency.py" \
+            "$khactl" "$cpgwatch" "$base.jsonl" "$base.ready" "$base.stop" "$idle" &
+        pids+=($!)
+    done
+    for node in node1 node2 node3; do
+        [ "$node" = "$holder" ] && continue
+        for _ in $(seq 1 400); do [ -e "$latency/$round-$node.ready" ] && break; sleep 0.1; done
+    done
+    "$khactl" lab drill --name bench --rounds 1 --mode crash --output json >/dev/null
+    for node in node1 node2 node3; do touch "$latency/$round-$node.stop"; done
+    wait "${pids[@]}"
+done
 "$khactl" lab down --name bench >/dev/null
 
 summary() {  # prints: min median max of the given numbers
@@ -116,3 +145,33 @@ row(f"{label} {mode} x{n}: pacemaker recovery (s)", "recovery")
 print(f"{label + ' ' + mode + ' x' + str(n) + ': dual-active samples':<52} {report['dualActiveSamples']:>8}                     0")
 PY
 done
+
+python3 - "$latency" <<'PY'
+import glob, json, statistics, sys
+deltas, idle = [], []
+for path in sorted(glob.glob(sys.argv[1] + "/*.jsonl")):
+    first, ready = {}, None
+    for line in open(path):
+        record = json.loads(line)
+        if "idle" in record:
+            idle.append(record["idle"])
+        elif "ready" in record:
+            ready = record["ready"]
+        elif ready is not None and record["t"] > ready and record["kind"] in ("membership", "quorum"):
+            first.setdefault((record["src"], record["kind"], record["ring"]), record["t"])
+    for (src, kind, ring), t in first.items():
+        if src == "khactl" and ("c", kind, ring) in first:
+            deltas.append((t - first[("c", kind, ring)]) / 1e6)
+if not deltas:
+    sys.exit("bench: no event was seen by both watchers")
+deltas.sort()
+p99 = deltas[min(len(deltas) - 1, int(round(0.99 * (len(deltas) - 1))))]
+print(f"\n{'khactl watch vs C watcher, same events':<52} {'n':>8} {'median':>8} {'p99':>8} {'max':>8}   target")
+print(f"{'  extra latency of khactl watch (ms)':<52} {len(deltas):>8} {statistics.median(deltas):>8.2f} {p99:>8.2f} {deltas[-1]:>8.2f}   p99 <= 5 ms")
+for report in idle:
+    for name in ("khactl", "c"):
+        label = "khactl watch" if name == "khactl" else "C watcher (cpg-watch)"
+        r = report[name]
+        print(f"{'  idle ' + label + ': RSS (MiB), CPU (%)':<52} {'':>8} {r['rssKiB'] / 1024:>8.1f} {r['cpuPercent']:>8.3f}")
+PY
+
