@@ -126,6 +126,9 @@ extension Lab {
             // probed); crm_resource --wait returns once the DC has no actions pending.
             if let survivor = try state().nodes.first(where: { $0.name != victim && $0.initProcess?.isAlive == true }) {
                 try await runner.check(try nodeCommand(survivor.index, ["crm_resource", "--wait", "--timeout", "60s"], timeout: .seconds(70)))
+                // No actions pending is not yet settled either: the DC may still be integrating a node that
+                // just came back (S_INTEGRATION), and a crash then costs the scheduler a second more.
+                try await waitForIdleDC(from: survivor.index, timeout: options.roundTimeout)
             }
             let victimNow = try await waitForResource(options.resource, timeout: options.roundTimeout)
             guard victimNow == victim else { throw LabError("round \(round): \(options.resource) moved from \(victim) to \(victimNow) while the cluster settled") }
@@ -162,6 +165,27 @@ extension Lab {
         }
         try await waitUntilOnline(count: try state().nodes.count, timeout: options.roundTimeout)
         return DrillReport(mode: options.mode, rounds: rounds)
+    }
+}
+
+extension Lab {
+    /// Waits until every node's controller has joined and the DC is idle: the DC in S_IDLE and every other
+    /// controller in S_NOT_DC, asked through `crmadmin` on node `index`.
+    func waitForIdleDC(from index: Int, timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        var last = "no answer yet"
+        while ContinuousClock.now < deadline {
+            var states: [String] = []
+            for node in try state().nodes {
+                let status = try await runner.run(
+                    try nodeCommand(index, ["crmadmin", "--status", node.name, "--output-as=xml", "--timeout", "2s"], timeout: .seconds(10)))
+                states.append(status.standardOutput.firstMatch(of: #/state="(\w+)"/#).map { String($0.output.1) } ?? "no answer")
+            }
+            if states.filter({ $0 == "S_IDLE" }).count == 1 && states.allSatisfy({ $0 == "S_IDLE" || $0 == "S_NOT_DC" }) { return }
+            last = states.joined(separator: ", ")
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw LabError("the cluster did not settle within \(timeout) (controllers: \(last))")
     }
 }
 
