@@ -1,5 +1,7 @@
 internal import CCorosync
 import Dispatch
+import Foundation
+import Glibc
 import Synchronization
 
 /// Receives the events that corosync's C callbacks produce and hands them to an `AsyncThrowingStream`.
@@ -41,9 +43,15 @@ final class EventSink<Event: Sendable>: Sendable {
     }
 }
 
-/// Drives one corosync handle: reads its fd on a private serial queue, dispatches with `CS_DISPATCH_ALL`,
-/// serialises every other call on the handle through the same queue, and owns the one teardown path:
-/// cancel the read source -> finalize the handle -> finish the stream -> release the callback context.
+/// Drives one corosync handle: a thread of its own sleeps in poll(2) on the handle's fd and dispatches with
+/// `CS_DISPATCH_ALL` through a private serial queue (which also serialises every other call on the handle),
+/// and the loop owns the one teardown path: wake the thread -> finalize the handle -> finish the stream ->
+/// release the callback context.
+///
+/// A thread rather than a Dispatch read source: on Linux a read source wakes Dispatch's event thread, which
+/// then wakes a worker to run the handler, and under load that second wake cost `khactl watch` 2-20 ms per
+/// event against a C watcher (Scripts/bench.sh). Here the thread that poll(2) wakes runs the callbacks
+/// itself (`queue.sync` from an idle queue runs inline), as corosync's own C clients do.
 final class DispatchLoop<Event: Sendable>: Sendable {
     private enum Phase {
         case open
@@ -62,8 +70,9 @@ final class DispatchLoop<Event: Sendable>: Sendable {
     private let sink: EventSink<Event>
     private let queue: DispatchQueue
     private let onQueueKey = DispatchSpecificKey<Bool>()
-    // Written once in init and only cancelled afterwards; DispatchSource is thread-safe for cancel().
-    nonisolated(unsafe) private var source: (any DispatchSourceRead)?
+    // The write end of the wake-up pipe: written once in start() before the thread starts and never again
+    // (closed by the thread after teardown, which nothing writes to any more); write(2) is thread-safe.
+    nonisolated(unsafe) private var wake: Int32 = -1
     private let state = Mutex(State())
     private let finished = DispatchSemaphore(value: 0)
     private let name: String
@@ -92,36 +101,56 @@ final class DispatchLoop<Event: Sendable>: Sendable {
         finalize: @escaping @Sendable () -> Void,
         context: UnsafeMutableRawPointer?
     ) {
-        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
-        source.setEventHandler { [unowned self] in
-            let result = dispatch()
-            if result != CS_OK && result != CS_ERR_TRY_AGAIN {
-                self.fail(CorosyncError(code: Int32(bitPattern: result.rawValue), operation: "\(self.name) dispatch"))
-            }
-        }
-        // Captures self strongly on purpose: the loop must outlive its own teardown.
-        source.setCancelHandler {
-            finalize()
-            let failure = self.state.withLock { state -> CorosyncError? in
-                state.phase = .closed
-                return state.closedByOwner ? nil : state.failure
-            }
-            if let failure {
-                self.sink.continuation.finish(throwing: failure)
-            } else {
-                self.sink.continuation.finish()
-            }
-            if let context {
-                self.sink.releaseContext(context)
-            }
-            self.finished.signal()
-        }
-        self.source = source
+        // The wake-up pipe: teardown writes a byte, the thread's poll(2) returns.
+        var ends: [Int32] = [-1, -1]
+        precondition(pipe(&ends) == 0, "\(name): pipe failed: errno \(errno)")
+        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        let wake = ends[0]
+        self.wake = ends[1]
         // A consumer that stops iterating ends the handle too; later calls then throw instead of trapping.
         sink.continuation.onTermination = { [weak self] _ in
             self?.beginTeardown(failure: .badHandle.during("\(self?.name ?? "corosync"): event stream ended"), byOwner: false)
         }
-        source.resume()
+        // The context pointer crosses to the thread as an address; only the teardown below releases it.
+        let contextAddress = context.map { UInt(bitPattern: $0) }
+        // Captures self strongly on purpose: the loop must outlive its own teardown.
+        let thread = Thread {
+            var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
+            while true {
+                if poll(&fds, 2, -1) < 0 {
+                    if errno == EINTR { continue }
+                    self.fail(CorosyncError(code: Int32(bitPattern: CS_ERR_LIBRARY.rawValue), operation: "\(self.name) poll"))
+                    break
+                }
+                if fds[1].revents != 0 { break }
+                guard fds[0].revents != 0 else { continue }
+                let result = self.queue.sync { dispatch() }
+                if result != CS_OK && result != CS_ERR_TRY_AGAIN {
+                    self.fail(CorosyncError(code: Int32(bitPattern: result.rawValue), operation: "\(self.name) dispatch"))
+                    break
+                }
+            }
+            self.queue.sync {
+                finalize()
+                let failure = self.state.withLock { state -> CorosyncError? in
+                    state.phase = .closed
+                    return state.closedByOwner ? nil : state.failure
+                }
+                if let failure {
+                    self.sink.continuation.finish(throwing: failure)
+                } else {
+                    self.sink.continuation.finish()
+                }
+                if let contextAddress, let context = UnsafeMutableRawPointer(bitPattern: contextAddress) {
+                    self.sink.releaseContext(context)
+                }
+            }
+            Glibc.close(wake)
+            Glibc.close(self.wake)
+            self.finished.signal()
+        }
+        thread.name = "corosync.\(name)"
+        thread.start()
     }
 
     /// Runs `body` on the loop's queue, serialised with dispatch, unless the handle is gone.
@@ -168,7 +197,8 @@ final class DispatchLoop<Event: Sendable>: Sendable {
             return true
         }
         if first {
-            source?.cancel()
+            var byte: UInt8 = 1
+            _ = write(wake, &byte, 1)
         }
         return first
     }
