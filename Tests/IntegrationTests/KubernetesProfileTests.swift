@@ -45,6 +45,7 @@ struct KubernetesProfileTests {
         #expect(xml.components(separatedBy: #"name="pcmk_delay_base""#).count == 2, "the delay is on one node only")
         #expect(xml.contains(#"name="stonith-enabled" value="true""#))
         #expect(xml.contains(#"name="resource-stickiness" value="100""#))
+        #expect(xml.contains(#"name="transition-delay" value="200ms""#))
         let (status, output) = try Self.crmVerify(xml)
         #expect(status == 0, "crm_verify: \(output)")
         #expect(profile.kubeadmInit == "kubeadm init --control-plane-endpoint 198.18.0.100:7443 --upload-certs")

@@ -360,7 +360,7 @@ struct SectionReader {
                 body, path,
                 allowed: [
                     "vips", "cidr", "frontend-port", "apiserver-port", "haproxy", "apiserver", "control-group", "vip-order",
-                    "monitor-interval", "stickiness", "pair-fence-delay",
+                    "monitor-interval", "stickiness", "pair-fence-delay", "transition-delay",
                 ])
         else { return nil }
         let controllers = cluster.nodes.map { node -> KubernetesControlPlaneProfile.Controller in
@@ -409,6 +409,7 @@ struct SectionReader {
             case "monitor-interval": if let v = string(value, at) { profile.monitorInterval = v }
             case "stickiness": if let v = string(value, at) { profile.stickiness = v }
             case "pair-fence-delay": if let v = string(value, at) { profile.pairFenceDelay = v }
+            case "transition-delay": if let v = string(value, at) { profile.transitionDelay = v }
             default: break
             }
         }
