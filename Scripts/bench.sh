@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # khactl's benchmarks, one entry point, printing a table. Needs root (the lab makes namespaces).
-#   Scripts/bench.sh [--rounds N]
+#   Scripts/bench.sh [--rounds N] [--only graph|apply|lab|profile]
 # Measures: the resource graph (validate, render, parse); khactl apply against sequential pcs commands and
 # pcs -f + cib-push on a live one-node lab (same spec, same starting configuration, same run), no-op apply and
 # start-up; lab up / down for 3 nodes (3 times each); failover drills, client-observed with dual-active
@@ -11,24 +11,32 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rounds=10
+only=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) rounds=$2; shift 2 ;;
-        *) echo "usage: Scripts/bench.sh [--rounds N]" >&2; exit 2 ;;
+        --only) only=$2; shift 2 ;;
+        *) echo "usage: Scripts/bench.sh [--rounds N] [--only graph|apply|lab|profile]" >&2; exit 2 ;;
     esac
 done
+# --only runs one part: graph (resource graph), apply, lab (up/down and the example's drills), profile (the
+# Kubernetes profile's drills and khactl watch against the C watcher).
+part() { [ -z "$only" ] || [ "$only" = "$1" ]; }
 
 bash Scripts/install-deps.sh >/dev/null
 swift build -c release --product khactl >/dev/null
 swift build -c release --product khactl-bench >/dev/null
 khactl=$(swift build -c release --show-bin-path)/khactl
 
+if part graph; then
 echo "== resource graph (validate + render, parse) =="
 "$(swift build -c release --show-bin-path)/khactl-bench"
+fi
 export KHACTL_LAB_ROOT
 KHACTL_LAB_ROOT=$(mktemp -d /tmp/khactl-bench.XXXXXX)
 trap '"$khactl" lab down --name bench >/dev/null 2>&1 || true; "$khactl" lab down --name bench-apply >/dev/null 2>&1 || true; rm -rf "$KHACTL_LAB_ROOT"' EXIT
 
+if part apply; then
 echo "== apply (one-node lab: khactl vs sequential pcs vs pcs -f + cib-push) =="
 "$khactl" lab up --name bench-apply --nodes 1 >/dev/null
 apply_lines=$("$khactl" lab exec --name bench-apply node1 -- bash "$PWD/Scripts/bench-apply-node.sh" "$khactl" \
@@ -55,6 +63,7 @@ for label, key, base, target in rows:
     ratio = f"{med[key] / med[base]:>6.1f}x" if base else ""
     print(f"{label:<44} {min(v):>8.0f} {med[key]:>8.0f} {max(v):>8.0f}   {ratio:>7}   {target}")
 PY
+fi
 
 echo "== lab and drills =="
 
@@ -63,12 +72,14 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 ups=()
 downs=()
+drills=()
+if part lab; then
 for _ in 1 2 3; do
     start=$(now); "$khactl" lab up --name bench --nodes 3 >/dev/null; ups+=("$(elapsed "$start" "$(now)")")
     start=$(now); "$khactl" lab down --name bench >/dev/null; downs+=("$(elapsed "$start" "$(now)")")
 done
 
-drills=()
+fi
 run_drills() {  # label: the lab named bench, up; crash x rounds, partition and isolate x min(rounds, 3)
     for mode in crash partition isolate; do
         n=$rounds
@@ -77,10 +88,15 @@ run_drills() {  # label: the lab named bench, up; crash x rounds, partition and 
     done
 }
 # The lab's own example (token 1000 ms, the VIP and a cloned haproxy installed with cibadmin).
+if part lab; then
 "$khactl" lab up --name bench --nodes 3 --example >/dev/null
 run_drills example
 "$khactl" lab down --name bench >/dev/null
+fi
 # The Kubernetes profile as khactl bootstrap makes it, with its default timings (token 500 ms).
+latency="$KHACTL_LAB_ROOT/latency"
+mkdir -p "$latency"
+if part profile; then
 "$khactl" lab up --name bench --nodes 3 --bare >/dev/null
 "$khactl" lab bootstrap --name bench --profile kubernetes-control-plane >/dev/null
 "$khactl" lab exec --name bench node1 -- crm_resource --wait --timeout=120s >/dev/null
@@ -90,8 +106,6 @@ run_drills profile
 # each survivor during crash drills of the same lab, and each event's arrival is stamped by one reader.
 cpgwatch="$KHACTL_LAB_ROOT/cpg-watch"
 cc -O2 -o "$cpgwatch" Scripts/bench/cpg-watch.c -lcpg -lquorum
-latency="$KHACTL_LAB_ROOT/latency"
-mkdir -p "$latency"
 for round in $(seq 1 "$rounds"); do
     "$khactl" lab exec --name bench node1 -- crm_resource --wait --timeout=120s >/dev/null
     holder=$("$khactl" lab exec --name bench node1 -- crm_resource --locate --resource vip --quiet | head -1)
@@ -114,16 +128,19 @@ for round in $(seq 1 "$rounds"); do
     wait "${pids[@]}"
 done
 "$khactl" lab down --name bench >/dev/null
+fi
 
 summary() {  # prints: min median max of the given numbers
     printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f %.2f %.2f", v[1], m, v[NR] }'
 }
 
 printf '\n%-52s %8s %8s %8s   %s\n' "benchmark" "min" "median" "max" "target"
+if [ ${#ups[@]} -gt 0 ]; then
 read -r a b c <<<"$(summary "${ups[@]}")"
 printf '%-52s %8s %8s %8s   %s\n' "lab up, 3 nodes, all online (s)" "$a" "$b" "$c" "<= 15 s"
 read -r a b c <<<"$(summary "${downs[@]}")"
 printf '%-52s %8s %8s %8s   %s\n' "lab down, 3 nodes (s)" "$a" "$b" "$c" "<= 2 s"
+fi
 for line in "${drills[@]}"; do
     label=${line%% *}
     rest=${line#* }
@@ -146,7 +163,7 @@ print(f"{label + ' ' + mode + ' x' + str(n) + ': dual-active samples':<52} {repo
 PY
 done
 
-python3 - "$latency" <<'PY'
+part profile && python3 - "$latency" <<'PY'
 import glob, json, statistics, sys
 deltas, idle = [], []
 for path in sorted(glob.glob(sys.argv[1] + "/*.jsonl")):
