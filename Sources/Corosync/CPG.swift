@@ -30,7 +30,7 @@ public final class CPG: Sendable {
     /// - Parameters:
     ///   - endpoint: where corosync runs.
     ///   - totemChanges: also deliver totem ring changes (the current one first) on ``events``.
-    ///   - eventHandler: when given, receives every event on the handle's private queue, in corosync's
+    ///   - eventHandler: when given, receives every event on the handle's own thread, in corosync's
     ///     order, instead of ``events`` (which then carries no events and only ends, normally or with the
     ///     error). For forwarders that cannot afford a hop through a task per event; it must not block.
     /// - Throws: ``CorosyncError`` (`.library` when corosync is not running), or ``NamespaceError``.

@@ -60,7 +60,7 @@ public final class Quorum: Sendable {
     ///
     /// - Parameters:
     ///   - endpoint: where corosync runs.
-    ///   - eventHandler: when given, receives every event on the handle's private queue, as corosync
+    ///   - eventHandler: when given, receives every event on the handle's own thread, as corosync
     ///     delivers it, instead of ``events`` (which then carries no events and only ends, normally or with
     ///     the error). For forwarders that cannot afford a hop through a task per event; it must not block.
     /// - Throws: ``CorosyncError`` (`.library` when corosync is not running), or ``NamespaceError``.

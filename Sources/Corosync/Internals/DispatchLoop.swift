@@ -79,7 +79,8 @@ final class DispatchLoop<Event: Sendable>: Sendable {
 
     /// Creates the stream and the sink; the caller initialises its handle with `sink.retainedContext()`
     /// and then calls ``start(fd:dispatch:finalize:context:)``.
-    /// With a `handler`, events go to it on the loop's queue and the stream carries only the loop's end.
+    /// With a `handler`, events go to it on the loop's thread (serialised by its queue) and the stream carries
+    /// only the loop's end.
     init(
         name: String, buffering: AsyncThrowingStream<Event, any Error>.Continuation.BufferingPolicy,
         handler: (@Sendable (Event) -> Void)? = nil

@@ -28,8 +28,8 @@ public struct BootstrapOptions: Sendable {
     /// Adopt objects of the profile that exist but were not made by khactl.
     public var adopt = false
     /// The pcsd route: a file with the `hacluster` user's password (the same on every node); pcs then makes
-    /// the authkey and corosync.conf (`pcs host auth`, `pcs cluster setup --enable --start` on the spec's first
-    /// node) instead of khactl.
+    /// the authkeys and corosync.conf (`pcs host auth`, `pcs cluster setup` on the spec's first node, with
+    /// `--enable --start` where systemd runs) instead of khactl.
     public var pcsdPasswordFile: String?
     /// How long to wait for quorum and for pacemaker.
     public var timeout: Duration = .seconds(180)

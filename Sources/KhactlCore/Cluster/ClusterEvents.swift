@@ -189,7 +189,7 @@ public struct ClusterEventSource: Sendable {
     private typealias Continuation = AsyncThrowingStream<(node: NodeID, event: ClusterEvent), any Error>.Continuation
 
     /// Opens both handles with event handlers that emit straight into the watcher's stream (or handler), on each
-    /// handle's private queue: no task hop per event between corosync and the consumer (measured against a
+    /// handle's own thread: no task hop per event between corosync and the consumer (measured against a
     /// C watcher in Scripts/bench.sh). The CPG handle comes first, for the local node id every event
     /// carries; it delivers nothing before it joins the group, which it does last.
     private func connect(into emitter: Emitter, relay: Relay) throws -> Session {
