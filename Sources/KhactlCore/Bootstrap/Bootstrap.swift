@@ -84,10 +84,7 @@ public struct Bootstrap: Sendable {
                 throw BootstrapError("--authkey: \(error)")
             }
         } else if let file = options.pcsdPasswordFile {
-            guard let data = FileManager.default.contents(atPath: file), !data.allSatisfy({ $0 == 0x0a || $0 == 0x0d || $0 == 0x20 })
-            else {
-                throw BootstrapError("--pcsd-password-file \(file) does not exist, cannot be read, or is empty")
-            }
+            _ = try Self.haclusterPassword(file)
         } else if !FileManager.default.fileExists(atPath: options.paths.authkey) {
             throw BootstrapError(
                 "no authkey at \(options.paths.authkey): make one with `khactl keygen FILE`, copy it to every node, and pass --authkey FILE")
@@ -309,7 +306,7 @@ public struct Bootstrap: Sendable {
             note(true, "receive corosync.conf and the authkey from \(first.name) (pcs cluster setup through pcsd)")
             return
         }
-        let password = (try? String(contentsOfFile: passwordFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        let password = try Self.haclusterPassword(passwordFile)
         var auth = ["host", "auth"]
         for member in cluster.nodes { auth += [member.name, "addr=\(member.addresses[0])"] }
         auth += ["-u", "hacluster"]
@@ -327,6 +324,16 @@ public struct Bootstrap: Sendable {
         }
         note(true, "authenticate to every node's pcsd: \(hostAuth) (the hacluster password on standard input)")
         note(true, "set the cluster up through pcsd: \(clusterSetup)")
+    }
+
+    /// The hacluster password in `file`, without surrounding whitespace; one that is missing, unreadable or
+    /// empty is an error (checked before anything is written, read again when pcs needs it).
+    static func haclusterPassword(_ file: String) throws -> String {
+        let password = (try? String(contentsOfFile: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let password, !password.isEmpty else {
+            throw BootstrapError("--pcsd-password-file \(file) does not exist, cannot be read, or is empty")
+        }
+        return password
     }
 
     private func seedCIB(dcDeadtime: String) async throws {

@@ -127,7 +127,7 @@ public struct ClusterEventSource: Sendable {
     }
 
     /// Where events go: into the stream, or to the caller's handler, one call at a time (events come from
-    /// both handles' queues and from the reconnecting task).
+    /// both handles' threads and from the reconnecting task).
     private final class Emitter: Sendable {
         let continuation: Continuation
         let handler: (@Sendable (NodeID, ClusterEvent) -> Void)?
@@ -236,7 +236,7 @@ public struct ClusterEventSource: Sendable {
     /// node id they were seen on. The stream ends with the connection's error unless ``reconnect`` is set.
     ///
     /// With a `handler`, every event goes to it instead, as it arrives, one call at a time, on the thread
-    /// that received it (a corosync handle's queue): no task hop between corosync and the consumer, which
+    /// that received it (a corosync handle's own thread): no task hop between corosync and the consumer, which
     /// `khactl watch` measures against a C watcher. The handler must not block for long; the stream then
     /// carries no events and only ends.
     public func events(

@@ -208,12 +208,22 @@ extension Lab {
     /// The lab BMCs' password, in a 0400 file of the lab's folder.
     @discardableResult
     private func writeBMCPassword() throws -> String {
-        let password = String((0..<24).map { _ in "abcdefghijkmnpqrstuvwxyz23456789".randomElement()! })
-        let passwordPath = folder.appendingPathComponent("bmc-password").path
-        guard FileManager.default.createFile(atPath: passwordPath, contents: Data(password.utf8), attributes: [.posixPermissions: 0o400]) else {
-            throw LabError("cannot write \(passwordPath)")
-        }
+        let password = Lab.randomPassword()
+        try Lab.replaceFile(folder.appendingPathComponent("bmc-password").path, with: Data(password.utf8), mode: 0o400)
         return password
+    }
+
+    /// A random password of 24 characters that are easy to read back (no 0/o, 1/l).
+    static func randomPassword() -> String {
+        String((0..<24).map { _ in "abcdefghijkmnpqrstuvwxyz23456789".randomElement()! })
+    }
+
+    /// Writes `path` anew with `mode` (a 0400 file cannot be opened for writing, so the old one goes first).
+    static func replaceFile(_ path: String, with data: Data, mode: Int) throws {
+        try? FileManager.default.removeItem(atPath: path)
+        guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: mode]) else {
+            throw LabError("cannot write \(path)")
+        }
     }
 
     /// Folders, configuration, authkey and first CIB of every node (each node's private "disk").

@@ -150,10 +150,7 @@ extension Lab {
             try FileManager.default.createDirectory(at: agents, withIntermediateDirectories: true)
             let agent = agents.appendingPathComponent("apiserver-standin").path
             if FileManager.default.contents(atPath: agent) != Data(Lab.standInAgent.utf8) {
-                try? FileManager.default.removeItem(atPath: agent)
-                guard FileManager.default.createFile(atPath: agent, contents: Data(Lab.standInAgent.utf8), attributes: [.posixPermissions: 0o755]) else {
-                    throw LabError("cannot write \(agent)")
-                }
+                try Lab.replaceFile(agent, with: Data(Lab.standInAgent.utf8), mode: 0o755)
             }
             let etc = store.nodeFolder(node.index).appendingPathComponent("etc/khactl")
             try FileManager.default.createDirectory(at: etc, withIntermediateDirectories: true)
@@ -163,10 +160,7 @@ extension Lab {
             ] {
                 let path = etc.appendingPathComponent(file).path
                 if FileManager.default.contents(atPath: path) == data { continue }
-                try? FileManager.default.removeItem(atPath: path)
-                guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: mode]) else {
-                    throw LabError("cannot write \(path)")
-                }
+                try Lab.replaceFile(path, with: data, mode: mode)
             }
         }
         let specPath: String

@@ -15,11 +15,7 @@ extension Lab {
     func preparePCSD(_ state: LabState) async throws {
         let passwordPath = folder.appendingPathComponent("hacluster-password").path
         if !FileManager.default.fileExists(atPath: passwordPath) {
-            let password = String((0..<24).map { _ in "abcdefghijkmnpqrstuvwxyz23456789".randomElement()! })
-            guard
-                FileManager.default.createFile(
-                    atPath: passwordPath, contents: Data(password.utf8), attributes: [.posixPermissions: 0o400])
-            else { throw LabError("cannot write \(passwordPath)") }
+            try Lab.replaceFile(passwordPath, with: Data(Lab.randomPassword().utf8), mode: 0o400)
         }
         guard let password = FileManager.default.contents(atPath: passwordPath) else {
             throw LabError("cannot read \(passwordPath)")
@@ -53,14 +49,6 @@ extension Lab {
                 throw LabError("\(node.name) is powered off")
             }
             try await startPCSD(initProcess, root: root)
-        }
-    }
-
-    /// Writes `path` anew with `mode` (a 0400 file cannot be opened for writing, so the old one goes first).
-    private static func replaceFile(_ path: String, with data: Data, mode: Int) throws {
-        try? FileManager.default.removeItem(atPath: path)
-        guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: mode]) else {
-            throw LabError("cannot write \(path)")
         }
     }
 
