@@ -30,15 +30,17 @@ public final class CPG: Sendable {
     /// - Parameters:
     ///   - endpoint: where corosync runs.
     ///   - totemChanges: also deliver totem ring changes (the current one first) on ``events``.
-    ///   - eventHandler: when given, receives every event on the handle's own thread, in corosync's
+    ///   - thread: the thread that dispatches the handle, shared with other handles; nil: one of its own.
+    ///   - eventHandler: when given, receives every event on the handle's thread, in corosync's
     ///     order, instead of ``events`` (which then carries no events and only ends, normally or with the
     ///     error). For forwarders that cannot afford a hop through a task per event; it must not block.
     /// - Throws: ``CorosyncError`` (`.library` when corosync is not running), or ``NamespaceError``.
     public init(
-        endpoint: CorosyncEndpoint = .local, totemChanges: Bool = true, eventHandler: (@Sendable (CPGEvent) -> Void)? = nil
+        endpoint: CorosyncEndpoint = .local, totemChanges: Bool = true, thread: CorosyncThread? = nil,
+        eventHandler: (@Sendable (CPGEvent) -> Void)? = nil
     ) throws {
         self.endpoint = endpoint
-        let loop = DispatchLoop<CPGEvent>(name: "cpg", buffering: .unbounded, handler: eventHandler)
+        let loop = DispatchLoop<CPGEvent>(name: "cpg", buffering: .unbounded, handler: eventHandler, thread: thread?.poll)
         let context = loop.contextSink.retainedContext()
         let contextAddress = UInt(bitPattern: context)
         let flags = totemChanges ? UInt32(CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF) : 0

@@ -60,12 +60,15 @@ public final class Quorum: Sendable {
     ///
     /// - Parameters:
     ///   - endpoint: where corosync runs.
-    ///   - eventHandler: when given, receives every event on the handle's own thread, as corosync
+    ///   - thread: the thread that dispatches the handle, shared with other handles; nil: one of its own.
+    ///   - eventHandler: when given, receives every event on the handle's thread, as corosync
     ///     delivers it, instead of ``events`` (which then carries no events and only ends, normally or with
     ///     the error). For forwarders that cannot afford a hop through a task per event; it must not block.
     /// - Throws: ``CorosyncError`` (`.library` when corosync is not running), or ``NamespaceError``.
-    public init(endpoint: CorosyncEndpoint = .local, eventHandler: (@Sendable (QuorumEvent) -> Void)? = nil) throws {
-        let loop = DispatchLoop<QuorumEvent>(name: "quorum", buffering: .bufferingNewest(64), handler: eventHandler)
+    public init(
+        endpoint: CorosyncEndpoint = .local, thread: CorosyncThread? = nil, eventHandler: (@Sendable (QuorumEvent) -> Void)? = nil
+    ) throws {
+        let loop = DispatchLoop<QuorumEvent>(name: "quorum", buffering: .bufferingNewest(64), handler: eventHandler, thread: thread?.poll)
         let context = loop.contextSink.retainedContext()
         let contextAddress = UInt(bitPattern: context)
         let opened: OpenedQuorum

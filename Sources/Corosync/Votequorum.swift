@@ -131,10 +131,13 @@ public final class Votequorum: Sendable {
 
     /// Connects to votequorum and starts tracking changes.
     ///
+    /// - Parameters:
+    ///   - endpoint: where corosync runs.
+    ///   - thread: the thread that dispatches the handle, shared with other handles; nil: one of its own.
     /// - Throws: ``CorosyncError`` (`.library` when corosync is not running, `.notSupported` when
     ///   another quorum provider runs), or ``NamespaceError``.
-    public init(endpoint: CorosyncEndpoint = .local) throws {
-        let loop = DispatchLoop<VotequorumEvent>(name: "votequorum", buffering: .bufferingNewest(64))
+    public init(endpoint: CorosyncEndpoint = .local, thread: CorosyncThread? = nil) throws {
+        let loop = DispatchLoop<VotequorumEvent>(name: "votequorum", buffering: .bufferingNewest(64), thread: thread?.poll)
         let context = loop.contextSink.retainedContext()
         let handle: UInt64
         do {

@@ -177,6 +177,81 @@ struct CorosyncBindingTests {
         }
     }
 
+    @Test("Handles on one CorosyncThread: one thread delivers both, one closes while the other goes on, a close from the other's handler, then the thread ends")
+    func sharedThread() async throws {
+        try await withCorosync { node in
+            /// The calling thread's kernel name.
+            @Sendable func threadName() -> String {
+                ((try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            func threadsNamed(_ name: String) -> Int {
+                let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+                return tasks.filter { ((try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8)) ?? "").hasPrefix(name) }.count
+            }
+            let received = Mutex<[String]>([])
+            let threads = Mutex<Set<String>>([])
+            let thread = CorosyncThread(name: "khactl.shared")
+            let quorum = try Quorum(endpoint: node.endpoint, thread: thread) { event in
+                threads.withLock { _ = $0.insert(threadName()) }
+                if case .quorum(let state) = event { received.withLock { $0.append("quorum \(state.quorate)") } }
+            }
+            let closeQuorumOnMessage = Atomic<Bool>(false)
+            let cpg = try CPG(endpoint: node.endpoint, totemChanges: false, thread: thread) { event in
+                threads.withLock { _ = $0.insert(threadName()) }
+                if case .message(let message) = event {
+                    received.withLock { $0.append("message \(String(decoding: message.bytes, as: UTF8.self))") }
+                    // Closing a handle of the same thread from a handler must not wait for that thread.
+                    if closeQuorumOnMessage.load(ordering: .relaxed) { quorum.close() }
+                }
+            }
+            defer { cpg.close() }
+            func wait(for entry: String) async throws {
+                let deadline = ContinuousClock.now + .seconds(10)
+                while !received.withLock({ $0.contains(entry) }) {
+                    guard ContinuousClock.now < deadline else { throw TestSetupError("no \"\(entry)\" within 10 s: \(received.withLock { $0 })") }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+            }
+            try cpg.join(CPGGroupName("khactl-shared"))
+            try cpg.send(Array("one".utf8))
+            try await wait(for: "quorum true")
+            try await wait(for: "message one")
+            #expect(threads.withLock { $0 } == ["khactl.shared"], "handlers ran on \(threads.withLock { $0 })")
+            #expect(threadsNamed("khactl.shared") == 1)
+
+            closeQuorumOnMessage.store(true, ordering: .relaxed)
+            try cpg.send(Array("two".utf8))
+            try await wait(for: "message two")
+            // The quorum handle is closed (its stream ends without error); the CPG handle still delivers.
+            let quorumEnd = Task {
+                var count = 0
+                for try await _ in quorum.events { count += 1 }
+                return count
+            }
+            #expect(try await quorumEnd.value == 0)
+            closeQuorumOnMessage.store(false, ordering: .relaxed)
+            try cpg.send(Array("three".utf8))
+            try await wait(for: "message three")
+            #expect(threadsNamed("khactl.shared") == 1)
+
+            cpg.close()
+            let deadline = ContinuousClock.now + .seconds(5)
+            while threadsNamed("khactl.shared") > 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(threadsNamed("khactl.shared") == 0, "the thread outlived its last handle")
+            // A handle opened on it later starts it again.
+            let again = try Quorum(endpoint: node.endpoint, thread: thread)
+            defer { again.close() }
+            #expect(try again.isQuorate())
+            var first: QuorumEvent?
+            for try await event in again.events {
+                first = event
+                break
+            }
+            #expect(first != nil)
+            #expect(threadsNamed("khactl.shared") == 1)
+        }
+    }
+
     @Test("cmap reads the nodelist and totem settings written in corosync.conf")
     func cmap() async throws {
         try await withCorosync { node in
