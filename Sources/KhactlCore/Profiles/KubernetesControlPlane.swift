@@ -127,7 +127,6 @@ public struct KubernetesControlPlaneProfile: Hashable, Sendable {
     public func configuration() -> Configuration {
         var resources: [Resource] = []
         var constraints: [Constraint] = []
-        let fenced = controllers.contains { $0.fence != nil }
 
         for controller in controllers {
             guard let fence = controller.fence else { continue }
