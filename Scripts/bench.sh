@@ -1,27 +1,31 @@
 #!/usr/bin/env bash
 # khactl's benchmarks, one entry point, printing a table. Needs root (the lab makes namespaces).
-#   Scripts/bench.sh [--rounds N] [--only graph|apply|lab|profile]
+#   Scripts/bench.sh [--rounds N] [--only graph|apply|lab|profile|watch] [--keep DIR]
 # Measures: the resource graph (validate, render, parse); khactl apply against sequential pcs commands and
 # pcs -f + cib-push on a live one-node lab (same spec, same starting configuration, same run), no-op apply and
 # start-up; lab up / down for 3 nodes (3 times each); failover drills, client-observed with dual-active
 # sampling, of the lab's example (an IPaddr2 VIP and a cloned haproxy, token 1000 ms) and of the Kubernetes
 # profile on 3 bare controllers made a cluster by khactl bootstrap (its default token, 500 ms); khactl watch
-# against a minimal C libcpg/libquorum watcher on the survivors of crash drills (extra latency, idle RSS and CPU).
+# against a minimal C libcpg/libquorum watcher on the survivors of crash drills, with a second copy of the C
+# watcher as the control (extra latency and its noise floor, idle RSS and CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rounds=10
 only=""
+keep=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) rounds=$2; shift 2 ;;
         --only) only=$2; shift 2 ;;
-        *) echo "usage: Scripts/bench.sh [--rounds N] [--only graph|apply|lab|profile]" >&2; exit 2 ;;
+        --keep) keep=$2; shift 2 ;;
+        *) echo "usage: Scripts/bench.sh [--rounds N] [--only graph|apply|lab|profile|watch] [--keep DIR]" >&2; exit 2 ;;
     esac
 done
 # --only runs one part: graph (resource graph), apply, lab (up/down and the example's drills), profile (the
-# Kubernetes profile's drills and khactl watch against the C watcher).
-part() { [ -z "$only" ] || [ "$only" = "$1" ]; }
+# Kubernetes profile's drills and khactl watch against the C watcher), watch (only the latter). --keep copies
+# the watchers' raw arrival records to DIR (Scripts/bench/watch-report.py DIR reads them again).
+part() { [ -z "$only" ] || [ "$only" = "$1" ] || { [ "$1" = watch ] && [ "$only" = profile ]; }; }
 
 bash Scripts/install-deps.sh >/dev/null
 swift build -c release --product khactl >/dev/null
@@ -65,7 +69,7 @@ for label, key, base, target in rows:
 PY
 fi
 
-echo "== lab and drills =="
+if part lab || part profile; then echo "== lab and drills =="; fi
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
@@ -96,50 +100,60 @@ fi
 # The Kubernetes profile as khactl bootstrap makes it, with its default timings (token 500 ms).
 latency="$KHACTL_LAB_ROOT/latency"
 mkdir -p "$latency"
-if part profile; then
+if part profile || part watch; then
 "$khactl" lab up --name bench --nodes 3 --bare >/dev/null
 "$khactl" lab bootstrap --name bench --profile kubernetes-control-plane >/dev/null
 "$khactl" lab exec --name bench node1 -- crm_resource --wait --timeout=120s >/dev/null
-run_drills profile
+fi
+part profile && run_drills profile
 
-# khactl watch against the C reference watcher (Scripts/bench/cpg-watch.c, libcpg + libquorum): both run on
-# each survivor during crash drills of the same lab, and each event's arrival is stamped by one reader.
+if part watch; then
+# khactl watch against the C reference watcher (Scripts/bench/cpg-watch.c, libcpg + libquorum) and a second
+# copy of it (the control): all three run on each survivor during crash drills of the same lab, each with a
+# stamper of its own. corosync notifies clients in the order they connected, so the watchers connect one
+# after another in an order that rotates with the round and the node.
 cpgwatch="$KHACTL_LAB_ROOT/cpg-watch"
 cc -O2 -o "$cpgwatch" Scripts/bench/cpg-watch.c -lcpg -lquorum
+orders=(khactl,c,c2 c,c2,khactl c2,khactl,c khactl,c2,c c,khactl,c2 c2,c,khactl)
 for round in $(seq 1 "$rounds"); do
     "$khactl" lab exec --name bench node1 -- crm_resource --wait --timeout=120s >/dev/null
     holder=$("$khactl" lab exec --name bench node1 -- crm_resource --locate --resource vip --quiet | head -1)
     idle=0
-    [ "$round" -eq 1 ] && idle=30   # the first round also measures both watchers at rest
+    [ "$round" -eq 1 ] && idle=30   # the first round also measures the watchers at rest
     pids=()
-    for node in node1 node2 node3; do
+    for index in 1 2 3; do
+        node=node$index
         [ "$node" = "$holder" ] && continue
         base="$latency/$round-$node"
         "$khactl" lab exec --name bench "$node" -- python3 "$PWD/Scripts/bench/watch-latency.py" \
-            "$khactl" "$cpgwatch" "$base.jsonl" "$base.ready" "$base.stop" "$idle" &
+            "$khactl" "$cpgwatch" "$base.jsonl" "$base.ready" "$base.stop" "$idle" "${orders[$(((round + index) % 6))]}" &
         pids+=($!)
     done
     for node in node1 node2 node3; do
         [ "$node" = "$holder" ] && continue
-        for _ in $(seq 1 400); do [ -e "$latency/$round-$node.ready" ] && break; sleep 0.1; done
+        for _ in $(seq 1 600); do [ -e "$latency/$round-$node.ready" ] && break; sleep 0.1; done
     done
     "$khactl" lab drill --name bench --rounds 1 --mode crash --output json >/dev/null
     for node in node1 node2 node3; do touch "$latency/$round-$node.stop"; done
     wait "${pids[@]}"
 done
-# The same two watchers on node1 of the settled cluster, while a CPG member joins and leaves on node2 every
-# 0.3 s (120 CPG configuration changes): the cost of khactl's path when the node is not in a crash.
-"$khactl" lab exec --name bench node1 -- crm_resource --wait --timeout=120s >/dev/null
-base="$latency/churn-node1"
-"$khactl" lab exec --name bench node1 -- python3 "$PWD/Scripts/bench/watch-latency.py" \
-    "$khactl" "$cpgwatch" "$base.cpg" "$base.ready" "$base.stop" 0 &
-churn=$!
-for _ in $(seq 1 400); do [ -e "$base.ready" ] && break; sleep 0.1; done
-for _ in $(seq 1 60); do
-    "$khactl" lab exec --name bench node2 -- timeout 0.3 "$cpgwatch" khactl-latency >/dev/null || true
+# The same watchers on node1 of the settled cluster, while a CPG member joins and leaves on node2 every
+# 0.3 s (60 joins, 60 leaves), once in each order: the cost of khactl's path when the node is not in a crash.
+for order in "${orders[@]}"; do
+    "$khactl" lab exec --name bench node1 -- crm_resource --wait --timeout=120s >/dev/null
+    base="$latency/churn-$order"
+    "$khactl" lab exec --name bench node1 -- python3 "$PWD/Scripts/bench/watch-latency.py" \
+        "$khactl" "$cpgwatch" "$base.cpg" "$base.ready" "$base.stop" 0 "$order" &
+    churn=$!
+    for _ in $(seq 1 600); do [ -e "$base.ready" ] && break; sleep 0.1; done
+    for _ in $(seq 1 10); do
+        "$khactl" lab exec --name bench node2 -- timeout 0.3 "$cpgwatch" khactl-latency >/dev/null || true
+    done
+    touch "$base.stop"
+    wait "$churn"
 done
-touch "$base.stop"
-wait "$churn"
+fi
+if part profile || part watch; then
 "$khactl" lab down --name bench >/dev/null
 fi
 
@@ -176,46 +190,8 @@ print(f"{label + ' ' + mode + ' x' + str(n) + ': dual-active samples':<52} {repo
 PY
 done
 
-part profile && python3 - "$latency" <<'PY'
-import glob, json, statistics, sys
-deltas, idle = [], []
-for path in sorted(glob.glob(sys.argv[1] + "/*.jsonl")):
-    first, ready = {}, None
-    for line in open(path):
-        record = json.loads(line)
-        if "idle" in record:
-            idle.append(record["idle"])
-        elif "ready" in record:
-            ready = record["ready"]
-        elif ready is not None and record["t"] > ready and record["kind"] in ("membership", "quorum"):
-            first.setdefault((record["src"], record["kind"], record["ring"]), record["t"])
-    for (src, kind, ring), t in first.items():
-        if src == "khactl" and ("c", kind, ring) in first:
-            deltas.append((t - first[("c", kind, ring)]) / 1e6)
-if not deltas:
-    sys.exit("bench: no event was seen by both watchers")
-deltas.sort()
-p99 = deltas[min(len(deltas) - 1, int(round(0.99 * (len(deltas) - 1))))]
-print(f"\n{'khactl watch vs C watcher, same events':<52} {'n':>8} {'median':>8} {'p99':>8} {'max':>8}   target")
-print(f"{'  extra latency of khactl watch (ms)':<52} {len(deltas):>8} {statistics.median(deltas):>8.2f} {p99:>8.2f} {deltas[-1]:>8.2f}   p99 <= 5 ms")
-churn = []
-for path in glob.glob(sys.argv[1] + "/churn-*.cpg"):
-    ready, seen = None, {"c": [], "khactl": []}
-    for line in open(path):
-        record = json.loads(line)
-        if "ready" in record:
-            ready = record["ready"]
-        elif "src" in record and ready is not None and record["t"] > ready and record["kind"] == "cpg":
-            seen[record["src"]].append(record["t"])
-    churn += [(k - c) / 1e6 for k, c in zip(seen["khactl"], seen["c"])]
-if churn:
-    churn.sort()
-    q99 = churn[min(len(churn) - 1, int(round(0.99 * (len(churn) - 1))))]
-    print(f"{'  the same, CPG joins/leaves on a settled cluster (ms)':<52} {len(churn):>8} {statistics.median(churn):>8.2f} {q99:>8.2f} {churn[-1]:>8.2f}")
-for report in idle:
-    for name in ("khactl", "c"):
-        label = "khactl watch" if name == "khactl" else "C watcher (cpg-watch)"
-        r = report[name]
-        print(f"{'  idle ' + label + ': RSS (MiB), CPU (%)':<52} {'':>8} {r['rssKiB'] / 1024:>8.1f} {r['cpuPercent']:>8.3f}")
-PY
+if part watch; then
+    python3 Scripts/bench/watch-report.py "$latency"
+    if [ -n "$keep" ]; then mkdir -p "$keep" && cp "$latency"/* "$keep"/; fi
+fi
 

@@ -2,7 +2,7 @@
 """Reads a watcher's output on standard input and stamps each chunk with the monotonic clock the moment
 read(2) returns it; at end of input writes one JSON line per complete line: {"t": ns, "line": text}.
 Each watcher gets a stamper process of its own, so every line costs exactly one wake-up to stamp, whichever
-watcher printed first.
+watcher printed first. Creates OUT.first when the first chunk arrives (the watcher is connected).
 
   stamp.py OUT
 """
@@ -17,6 +17,8 @@ while True:
     now = time.monotonic_ns()
     if not chunk:
         break
+    if not arrivals:
+        open(sys.argv[1] + ".first", "w").close()
     arrivals.append((now, chunk))
 buffer = b""
 with open(sys.argv[1], "w") as out:
