@@ -42,3 +42,34 @@ struct JSONLineTests {
         }
     }
 }
+
+/// `WatchRecord.jsonLine` writes membership, quorum and CPG events straight from the event; `json.line` is
+/// the reference it must match byte for byte.
+@Suite("Watch event lines")
+struct EventLineTests {
+    static let members = [CPGMember(nodeID: NodeID(1), pid: 4242), CPGMember(nodeID: NodeID(4_294_967_295), pid: UInt32.max)]
+    static let events: [ClusterEvent] = [
+        .membership(QuorumNodeListChange(ringID: RingID(nodeID: NodeID(1), sequence: 0x1c), members: [NodeID(1), NodeID(2)], joined: [], left: [NodeID(3)])),
+        .membership(QuorumNodeListChange(ringID: RingID(nodeID: NodeID(0xabc), sequence: UInt64.max), members: [], joined: [NodeID(7)], left: [])),
+        .quorum(QuorumState(quorate: true, ringID: RingID(nodeID: NodeID(2), sequence: 0), members: [NodeID(2)])),
+        .quorum(QuorumState(quorate: false, ringID: RingID(nodeID: NodeID(10), sequence: 255), members: [])),
+        .cpg(CPGConfigurationChange(group: "khactl-watch", members: members, joined: [CPGMemberChange(member: members[0], reason: .join)], left: [])),
+        .cpg(CPGConfigurationChange(
+            group: "é ✓", members: [], joined: [],
+            left: [CPGMemberChange(member: members[1], reason: .nodeDown), CPGMemberChange(member: members[0], reason: .unknown(9))])),
+        // Names that need escaping take the general path, with the same result.
+        .cpg(CPGConfigurationChange(group: "quote \" and \\ and \t", members: members, joined: [], left: [])),
+        .disconnected(reason: "gone"),
+        .reconnected(attempts: 3),
+    ]
+
+    @Test("jsonLine equals json.line and a newline", arguments: events)
+    func matchesGeneralPath(_ event: ClusterEvent) throws {
+        for time in [Date(timeIntervalSince1970: 1_764_684_000.123), Date(timeIntervalSince1970: 0), Date()] {
+            for node in [NodeID(1), NodeID(UInt32.max)] {
+                let record = WatchRecord(event, node: node, time: time)
+                #expect(String(decoding: record.jsonLine, as: UTF8.self) == record.json.line + "\n")
+            }
+        }
+    }
+}

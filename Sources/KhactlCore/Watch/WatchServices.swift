@@ -66,10 +66,29 @@ final class WatchIntake: Sendable {
 
     private func print(_ record: WatchRecord, as output: OutputFormat) {
         switch output {
-        case .json: Swift.print(record.json.line)
-        case .text: Swift.print(record.text)
+        case .json:
+            // Straight to the fd, one write per line: nothing else of the watcher writes to stdout.
+            Self.writeAll(record.jsonLine, to: STDOUT_FILENO)
+        case .text:
+            Swift.print(record.text)
+            fflush(nil)  // Each event reaches a pipe as it happens.
         }
-        fflush(nil)  // Each event reaches a pipe as it happens.
+    }
+
+    private static func writeAll(_ bytes: [UInt8], to fd: Int32) {
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if written > 0 {
+                    offset += written
+                } else if written < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return  // A closed or broken stdout: the watcher goes on for its other sinks.
+                }
+            }
+        }
     }
 }
 
