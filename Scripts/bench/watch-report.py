@@ -7,8 +7,9 @@ Two readings of "extra latency of khactl watch over the C watcher":
   is dominated by where the scheduler happened to put each process, so the second C watcher, identical to
   the first, gives the same figure for itself: the noise floor of the run.
 - per quantile: each watcher's latency is measured from the event's first arrival at any of the three
-  watchers (the earliest moment anyone could know of it), and khactl's median and p99 are set against the C
-  watcher's. This compares the two latency distributions under the same load, as tail latency is compared.
+  watchers (the earliest moment anyone could know of it), and khactl's median and p99 are set against those
+  of the two C watchers together. This compares the latency distributions under the same load, as tail
+  latency is compared; the two C watchers set against each other show how far the same program lands.
 
 Then the idle RSS and CPU of khactl watch and the C watcher.
 
@@ -62,12 +63,18 @@ def report(title, found):
     row("  per event, khactl watch after the C watcher (ms)", after["khactl"])
     row("  per event, second C watcher after the first (noise floor)", after["c2"])
     latency = {w: [(e[w] - min(e.values())) / 1e6 for e in found] for w in WATCHERS}
-    for w, label in (("khactl", "khactl watch"), ("c", "C watcher"), ("c2", "second C watcher")):
-        row(f"  latency from the first arrival, {label} (ms)", latency[w])
-    for w, label, target in (("khactl", "khactl watch", "p99 <= 5 ms"), ("c2", "second C watcher", "")):
-        extra_median = statistics.median(latency[w]) - statistics.median(latency["c"])
-        extra_p99 = percentile(latency[w], 0.99) - percentile(latency["c"], 0.99)
-        print(f"{'  per quantile, ' + label + ' minus the C watcher (ms)':<58} {'':>5} {extra_median:>8.2f} {extra_p99:>8.2f} {'':>8}   {target}")
+    # The two C watchers are the same program: together they are the C latency of this run.
+    pooled = latency["c"] + latency["c2"]
+    row("  latency from the first arrival, khactl watch (ms)", latency["khactl"])
+    row("  latency from the first arrival, C watchers (ms)", pooled)
+
+    def extra(label, mine, theirs, target=""):
+        median = statistics.median(mine) - statistics.median(theirs)
+        p99 = percentile(mine, 0.99) - percentile(theirs, 0.99)
+        print(f"{label:<58} {'':>5} {median:>8.2f} {p99:>8.2f} {'':>8}   {target}")
+
+    extra("  per quantile, khactl watch minus the C watchers (ms)", latency["khactl"], pooled, "p99 <= 5 ms")
+    extra("  per quantile, second C watcher minus the first (control)", latency["c2"], latency["c"])
 
 
 drills, idle = events(sorted(glob.glob(folder + "/*.jsonl")), ("membership", "quorum"))
