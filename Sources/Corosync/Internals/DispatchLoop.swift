@@ -117,7 +117,7 @@ final class PollThread: Sendable {
         }
     }
 
-    /// Makes the thread look at its handles again (one of them is closing).
+    /// Makes the thread look at its handles again (one was added, or is closing).
     func wake() {
         var byte: UInt8 = 1
         _ = write(wakeUp.write, &byte, 1)  // EAGAIN: bytes are pending already, which wakes it as well.
@@ -144,7 +144,8 @@ final class PollThread: Sendable {
             if poll(&fds, nfds_t(fds.count), -1) < 0 {
                 let code = errno
                 if code == EINTR { continue }
-                for handle in handles { handle.fail(CorosyncError(code: Int32(bitPattern: CS_ERR_LIBRARY.rawValue), operation: "\(name) poll (errno \(code))")) }
+                let error = CorosyncError(code: Int32(bitPattern: CS_ERR_LIBRARY.rawValue), operation: "\(name) poll (errno \(code))")
+                for handle in handles { handle.fail(error) }
             }
             if fds[0].revents != 0 {
                 var drain = [UInt8](repeating: 0, count: 64)
@@ -241,7 +242,8 @@ final class DispatchLoop<Event: Sendable>: PolledHandle {
         context: UnsafeMutableRawPointer?
     ) {
         // The context pointer crosses to the thread as an address; only tearDown() releases it.
-        started.withLock { $0 = Started(fd: fd, dispatch: dispatch, finalize: finalize, contextAddress: context.map { UInt(bitPattern: $0) }) }
+        let contextAddress = context.map { UInt(bitPattern: $0) }
+        started.withLock { $0 = Started(fd: fd, dispatch: dispatch, finalize: finalize, contextAddress: contextAddress) }
         // A consumer that stops iterating ends the handle too; later calls then throw instead of trapping.
         sink.continuation.onTermination = { [weak self] _ in
             self?.beginTeardown(failure: .badHandle.during("\(self?.name ?? "corosync"): event stream ended"), byOwner: false)

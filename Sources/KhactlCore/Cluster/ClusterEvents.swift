@@ -238,9 +238,9 @@ public struct ClusterEventSource: Sendable {
     /// node id they were seen on. The stream ends with the connection's error unless ``reconnect`` is set.
     ///
     /// With a `handler`, every event goes to it instead, as it arrives, one call at a time, on the thread
-    /// that received it (the thread that polls both corosync handles): no task hop between corosync and the consumer, which
-    /// `khactl watch` measures against a C watcher. The handler must not block for long; the stream then
-    /// carries no events and only ends.
+    /// that received it (the thread that polls both corosync handles): no task hop between corosync and the
+    /// consumer, which `khactl watch` measures against a C watcher. The handler must not block for long; the
+    /// stream then carries no events and only ends.
     public func events(
         handler: (@Sendable (NodeID, ClusterEvent) -> Void)? = nil
     ) throws -> AsyncThrowingStream<(node: NodeID, event: ClusterEvent), any Error> {

@@ -121,9 +121,9 @@ extension Lab {
         for round in 1...max(1, options.rounds) {
             try await waitUntilOnline(count: try state().nodes.count, timeout: options.roundTimeout)
             try await settle(timeout: options.roundTimeout)
-            // The holder is read only once the cluster has settled: a node that just came back can still
-            // carry a stale status (the resource shown on it) until the DC has re-probed it, and the
-            // resource may then move once more.
+            // The holder is read only once the cluster has settled: right after a node was fenced and
+            // revived, the status can still show the resource on that node until the DC has caught up, and
+            // the resource then shows up elsewhere.
             let victim = try await waitForResource(options.resource, timeout: options.roundTimeout)
             guard let victimIndex = Int(victim.dropFirst(4)) else { throw LabError("unexpected node name \(victim)") }
             progress("round \(round): \(options.mode.rawValue) \(victim), which holds \(options.resource)")

@@ -50,7 +50,8 @@ struct EventLine {
             append("\"}")
         case .cpg(let change):
             // Group names are the one free text here; one that needs escaping goes the general way.
-            guard change.group.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) else { return false }
+            let plain = change.group.utf8.allSatisfy { $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+            guard plain else { return false }
             append("{\"group\":\"")
             bytes.append(contentsOf: change.group.utf8)
             append("\",\"joined\":")
@@ -124,18 +125,14 @@ struct EventLine {
     }
 
     private mutating func number(_ value: UInt64, radix: UInt64 = 10) {
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
+        // Digits from the last, then turned around in place.
+        let start = bytes.count
         var rest = value
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            repeat {
-                let digit = UInt8(rest % radix)
-                buffer[19 - count] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10
-                count += 1
-                rest /= radix
-            } while rest > 0
-            bytes.append(contentsOf: buffer[(20 - count)...])
-        }
+        repeat {
+            let digit = UInt8(rest % radix)
+            bytes.append(digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10)
+            rest /= radix
+        } while rest > 0
+        bytes[start...].reverse()
     }
 }
