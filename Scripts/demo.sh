@@ -64,6 +64,7 @@ done
 
 step "khactl lab drill --rounds 3 --mode crash: kill the VIP's holder, measure from the lab client, revive"
 "$khactl" lab drill --name demo --rounds 3 --mode crash
+# A watcher whose node the drill crashed died with it (bash reports it as Killed); the others stop here.
 for watcher in "${watchers[@]}"; do
     kill "$watcher" 2>/dev/null || true
     wait "$watcher" 2>/dev/null || true
