@@ -69,7 +69,8 @@ for watcher in "${watchers[@]}"; do
     kill "$watcher" 2>/dev/null || true
     wait "$watcher" 2>/dev/null || true
 done
-echo "membership events, each emitted once by whichever watcher led at the time:"
+echo "membership events, each emitted once by whichever watcher led at the time (a watcher whose node was crashed"
+echo "died with it: the Killed lines above):"
 for node in node1 node2 node3; do
     { grep -h '"kind":"membership"' "$events/$node" || true; } | while read -r line; do
         printf '%s [watcher on %s] %s\n' "$(grep -o '"time":"[^"]*"' <<<"$line")" "$node" "$line"
