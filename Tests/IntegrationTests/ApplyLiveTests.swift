@@ -159,7 +159,41 @@ struct ApplyLiveTests {
             #expect(verify.status == 0, "run \(run): crm_verify: \(verify.stderr)")
         }
         #expect(killedMidway >= 5, "only \(killedMidway) of 20 applies were killed before they ended; outcomes \(outcomes)")
-        print("killed applies: \(killedMidway)/20 killed midway; outcomes \(outcomes.joined())")
+        // A killed apply leaves its private folder (CIB copies, fence passwords and all); the next apply removes
+        // every folder whose lock nobody holds.
+        let abandoned = Self.abandonedWorkspaces()
+        // Whether or not a kill landed while a folder existed: one folder as a killed apply leaves it, and one
+        // whose lock this test holds, as a running apply in another PID namespace would.
+        let folder = FileManager.default.temporaryDirectory.path
+        let dead = "\(folder)/khactl-apply-dead\(UUID().uuidString.prefix(6))"
+        let busy = "\(folder)/khactl-apply-busy\(UUID().uuidString.prefix(6))"
+        for path in [dead, busy] {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+            #expect(FileManager.default.createFile(atPath: "\(path)/.lock", contents: nil))
+        }
+        let held = open("\(busy)/.lock", O_RDWR)
+        #expect(held >= 0 && flock(held, LOCK_EX | LOCK_NB) == 0)
+        defer {
+            close(held)
+            try? FileManager.default.removeItem(atPath: busy)
+        }
+        #expect(try node.khactl(["apply", "-f", specA]).status == 0)
+        #expect(Self.abandonedWorkspaces() == [], "left behind by killed applies: \(abandoned)")
+        #expect(!FileManager.default.fileExists(atPath: dead), "an abandoned folder was not removed")
+        #expect(FileManager.default.fileExists(atPath: busy), "a folder whose lock is held was removed")
+        print("killed applies: \(killedMidway)/20 killed midway; outcomes \(outcomes.joined()); \(abandoned.count) folder(s) left, then removed")
+    }
+
+    /// The apply workspaces in the temporary folder whose lock is free.
+    static func abandonedWorkspaces() -> [String] {
+        let folder = FileManager.default.temporaryDirectory.path
+        return ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { entry in
+            guard entry.hasPrefix("khactl-apply-"), !entry.hasPrefix("khactl-apply-test-") else { return false }
+            let fd = open("\(folder)/\(entry)/.lock", O_RDWR)
+            guard fd >= 0 else { return false }
+            defer { close(fd) }
+            return flock(fd, LOCK_EX | LOCK_NB) == 0
+        }
     }
 
     @Test("two applies of different specs started together never lose an update (20 races)")

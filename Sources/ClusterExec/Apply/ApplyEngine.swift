@@ -98,6 +98,7 @@ public struct ApplyEngine: Sendable {
 
     /// Plans and, unless it is a dry run, writes the CIB by the chosen route.
     public func apply(_ desired: Configuration) async throws -> ApplyResult {
+        if !options.dryRun { Workspace.removeAbandoned() }
         var conflicts = 0
         while true {
             let live = try await readCIB()
@@ -250,15 +251,51 @@ public struct ApplyEngine: Sendable {
 }
 
 /// A private folder (mode 0700) for the CIB copies of one attempt; CIBs hold fence passwords.
+///
+/// The folder's `.lock` is held (flock) while the attempt runs. An apply killed with SIGKILL cannot remove its
+/// folder, so every apply that is not a dry run first removes the folders whose lock nobody holds any more: the
+/// copies of a killed apply do not stay in /tmp. A lock rather than a pid in the name: applies in different PID
+/// namespaces (lab nodes, containers) can share one /tmp and cannot see each other's pids.
 struct Workspace {
+    static let prefix = "khactl-apply-"
+    static var folder: String { FileManager.default.temporaryDirectory.path }
     let path: String
+    private let lock: Int32
 
     init() throws {
-        var template = Array((FileManager.default.temporaryDirectory.path + "/khactl-apply-XXXXXX").utf8CString)
+        var template = Array((Self.folder + "/" + Self.prefix + "XXXXXX").utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw ApplyError(step: "prepare", message: "cannot make a private folder: \(String(cString: strerror(errno)))")
         }
         path = String(cString: made)
+        lock = open(path + "/.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard lock >= 0, flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+            let message = String(cString: strerror(errno))
+            if lock >= 0 { close(lock) }
+            try? FileManager.default.removeItem(atPath: path)
+            throw ApplyError(step: "prepare", message: "cannot lock the private folder \(path): \(message)")
+        }
+    }
+
+    /// Removes the workspaces in `folder` whose lock is free (their apply was killed), and those older than
+    /// an hour that have no lock file at all (left by a khactl from before the lock).
+    static func removeAbandoned() {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        for entry in entries where entry.hasPrefix(prefix) {
+            let path = folder + "/" + entry
+            let fd = open(path + "/.lock", O_RDWR | O_CLOEXEC | O_NOFOLLOW)
+            if fd < 0 {
+                let missing = errno == ENOENT
+                // A folder another apply made a moment ago has no lock yet either: only old ones go.
+                let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
+                if missing, let modified, modified.timeIntervalSinceNow < -3600 {
+                    try? FileManager.default.removeItem(atPath: path)
+                }
+                continue
+            }
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { try? FileManager.default.removeItem(atPath: path) }
+            close(fd)
+        }
     }
 
     /// Writes `text` to `name` in the folder (mode 0600) and returns its path.
@@ -271,5 +308,8 @@ struct Workspace {
         return file
     }
 
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
+    func remove() {
+        try? FileManager.default.removeItem(atPath: path)
+        close(lock)
+    }
 }
