@@ -110,8 +110,9 @@ part profile && run_drills profile
 if part watch; then
 # khactl watch against the C reference watcher (Scripts/bench/cpg-watch.c, libcpg + libquorum) and a second
 # copy of it (the control): all three run on each survivor during crash drills of the same lab, each with a
-# stamper of its own. corosync notifies clients in the order they connected, so the watchers connect one
-# after another in an order that rotates with the round and the node.
+# stamper of its own. corosync notifies its clients one after another (in a drill traced with perf sched, in
+# the order they connected), so the watchers connect one after another in an order that rotates with the
+# round and the node.
 cpgwatch="$KHACTL_LAB_ROOT/cpg-watch"
 cc -O2 -o "$cpgwatch" Scripts/bench/cpg-watch.c -lcpg -lquorum
 orders=(khactl,c,c2 c,c2,khactl c2,khactl,c khactl,c2,c c,khactl,c2 c2,c,khactl)
