@@ -1,3 +1,5 @@
+import Pacemaker
+
 /// A program to run: an executable and an argument array, never a shell line.
 public struct Command: Hashable, Sendable, CustomStringConvertible {
     /// An absolute path, or a name looked up in `PATH`.
@@ -31,20 +33,6 @@ public struct Command: Hashable, Sendable, CustomStringConvertible {
         let variables = environment.keys.sorted().map { "\($0)=\(ShellQuoting.quote(environment[$0]!))" }
         return (variables + [executable] + arguments).map { $0.contains("=") && variables.contains($0) ? $0 : ShellQuoting.quote($0) }
             .joined(separator: " ")
-    }
-}
-
-/// POSIX shell quoting, for showing commands to people. khactl never runs a shell.
-public enum ShellQuoting {
-    /// `word` as the shell would need it: bare when safe, single-quoted otherwise.
-    public static func quote(_ word: String) -> String {
-        if word.isEmpty { return "''" }
-        let safe = word.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
-                || "@%_+=:,./-".unicodeScalars.contains($0)
-        }
-        if safe { return word }
-        return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 }
 

@@ -99,6 +99,8 @@ enum ManagedObjects {
             for sectionElement in configuration.elements(forName: section) {
                 for set in sectionElement.elements(forName: setTag) {
                     let setID = set.attribute(forName: "id")?.stringValue ?? ""
+                    // A rolling upgrade's record is cluster state, not configuration.
+                    if section == "crm_config" && setID == ClusterStateObjects.upgradeRecordSetID { continue }
                     for pair in set.elements(forName: "nvpair") {
                         guard let name = pair.attribute(forName: "name")?.stringValue,
                             let id = pair.attribute(forName: "id")?.stringValue
@@ -118,6 +120,8 @@ enum ManagedObjects {
             for sectionElement in configuration.elements(forName: section) {
                 for case let child as XMLElement in sectionElement.children ?? [] {
                     guard let id = child.attribute(forName: "id")?.stringValue else { continue }
+                    // Move and ban constraints are cluster state: never adopted, pruned or reported.
+                    if kind == .constraint && ClusterStateObjects.isTemporaryConstraint(id) { continue }
                     add(ManagedEntry(key: ObjectKey(kind, id), element: child, ownershipID: id, container: nil))
                 }
             }

@@ -10,7 +10,8 @@ public struct Khactl: AsyncParsableCommand {
         abstract: "Make a bare-metal Kubernetes control plane highly available with Corosync and Pacemaker.",
         version: version,
         subcommands: [
-            BootstrapCommand.self, PlanCommand.self, ApplyCommand.self, AlertCommand.self, Members.self, Watch.self, Status.self, SpecCommand.self, Export.self, Keygen.self, LabCommand.self]
+            BootstrapCommand.self, PlanCommand.self, ApplyCommand.self, NodeCommand.self, MaintenanceCommand.self, ResourceCommand.self,
+            UpgradeCommand.self, AlertCommand.self, Members.self, Watch.self, Status.self, SpecCommand.self, Export.self, Keygen.self, LabCommand.self]
     )
 
     public init() {}

@@ -38,13 +38,17 @@ extension ClusterStatus {
         [
             "dc": dc.map(JSONValue.string) ?? .null,
             "quorate": .bool(quorate),
+            "maintenanceMode": .bool(maintenanceMode),
             "nodes": .array(nodes.map {
-                ["name": .string($0.name), "online": .bool($0.online), "standby": .bool($0.standby), "unclean": .bool($0.unclean)]
+                [
+                    "name": .string($0.name), "online": .bool($0.online), "standby": .bool($0.standby),
+                    "maintenance": .bool($0.maintenance), "unclean": .bool($0.unclean),
+                ]
             }),
             "resources": .array(resources.map {
                 [
                     "id": .string($0.id), "agent": .string($0.agent), "role": .string($0.role), "active": .bool($0.active),
-                    "failed": .bool($0.failed), "nodes": .array($0.nodes.map(JSONValue.string)),
+                    "failed": .bool($0.failed), "managed": .bool($0.managed), "nodes": .array($0.nodes.map(JSONValue.string)),
                 ]
             }),
             "failedActions": .array(failedActions.map {
@@ -55,14 +59,20 @@ extension ClusterStatus {
 
     /// A few lines for people.
     public var text: String {
-        var lines = ["DC: \(dc ?? "none"), \(quorate ? "partition with quorum" : "partition WITHOUT quorum")", "Nodes:"]
+        var lines = ["DC: \(dc ?? "none"), \(quorate ? "partition with quorum" : "partition WITHOUT quorum")"]
+        if maintenanceMode { lines.append("MAINTENANCE MODE: pacemaker starts, stops and monitors nothing") }
+        lines.append("Nodes:")
         for node in nodes {
-            lines.append("  \(node.name): \(node.online ? "online" : "OFFLINE")\(node.standby ? ", standby" : "")\(node.unclean ? ", UNCLEAN" : "")")
+            lines.append(
+                "  \(node.name): \(node.online ? "online" : "OFFLINE")\(node.standby ? ", standby" : "")"
+                    + "\(node.maintenance ? ", maintenance" : "")\(node.unclean ? ", UNCLEAN" : "")")
         }
         lines.append("Resources:")
         for resource in resources {
             let placement = resource.nodes.isEmpty ? "" : " on \(resource.nodes.joined(separator: ", "))"
-            lines.append("  \(resource.id) (\(resource.agent)): \(resource.role)\(placement)\(resource.failed ? ", FAILED" : "")")
+            lines.append(
+                "  \(resource.id) (\(resource.agent)): \(resource.role)\(placement)\(resource.failed ? ", FAILED" : "")"
+                    + (resource.managed ? "" : ", unmanaged"))
         }
         if !failedActions.isEmpty {
             lines.append("Failed actions:")

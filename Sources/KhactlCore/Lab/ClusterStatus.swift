@@ -13,6 +13,8 @@ public struct ClusterStatus: Hashable, Sendable {
         public let online: Bool
         public let standby: Bool
         public let unclean: Bool
+        /// The node's `maintenance` attribute: its resources are neither started, stopped nor monitored.
+        public var maintenance = false
     }
 
     /// A resource instance.
@@ -24,6 +26,8 @@ public struct ClusterStatus: Hashable, Sendable {
         public let failed: Bool
         /// The nodes it runs on.
         public let nodes: [String]
+        /// Whether pacemaker manages it (false in maintenance).
+        public var managed = true
     }
 
     /// A failed action from the operation history.
@@ -36,6 +40,8 @@ public struct ClusterStatus: Hashable, Sendable {
 
     public let dc: String?
     public let quorate: Bool
+    /// The cluster-wide `maintenance-mode` property as pacemaker reads it.
+    public let maintenanceMode: Bool
     public let nodes: [Node]
     public let resources: [Resource]
     public let failedActions: [FailedAction]
@@ -48,17 +54,21 @@ public struct ClusterStatus: Hashable, Sendable {
         let dcElement = try document.nodes(forXPath: "//summary/current_dc").first as? XMLElement
         dc = dcElement.flatMap { attribute($0, "present") == "true" ? attribute($0, "name") : nil }
         quorate = dcElement.flatMap { attribute($0, "with_quorum") } == "true"
+        let options = try document.nodes(forXPath: "//summary/cluster_options").first as? XMLElement
+        maintenanceMode = options.flatMap { attribute($0, "maintenance-mode") } == "true"
         nodes = try document.nodes(forXPath: "//nodes/node").compactMap { $0 as? XMLElement }.map {
             Node(
                 name: attribute($0, "name") ?? "", online: attribute($0, "online") == "true",
-                standby: attribute($0, "standby") == "true", unclean: attribute($0, "unclean") == "true")
+                standby: attribute($0, "standby") == "true", unclean: attribute($0, "unclean") == "true",
+                maintenance: attribute($0, "maintenance") == "true")
         }
         resources = try document.nodes(forXPath: "//resources//resource").compactMap { $0 as? XMLElement }.map { resource in
             Resource(
                 id: attribute(resource, "id") ?? "", agent: attribute(resource, "resource_agent") ?? "",
                 role: attribute(resource, "role") ?? "", active: attribute(resource, "active") == "true",
                 failed: attribute(resource, "failed") == "true",
-                nodes: resource.elements(forName: "node").compactMap { attribute($0, "name") })
+                nodes: resource.elements(forName: "node").compactMap { attribute($0, "name") },
+                managed: attribute(resource, "managed") != "false")
         }
         failedActions = try document.nodes(forXPath: "//failures/failure").compactMap { $0 as? XMLElement }.map {
             FailedAction(
@@ -71,6 +81,20 @@ public struct ClusterStatus: Hashable, Sendable {
     /// The nodes `resource` (a primitive id, or a clone instance id like `haproxy:0`) runs on.
     public func placement(of resource: String) -> [String] {
         resources.filter { $0.id == resource || $0.id.hasPrefix(resource + ":") }.flatMap(\.nodes).sorted()
+    }
+
+    /// Where every primitive runs: its id and the sorted nodes of all its active instances.
+    public var placements: [String: [String]] {
+        var result: [String: [String]] = [:]
+        for resource in resources {
+            result[resource.id, default: []] += resource.nodes
+        }
+        return result.mapValues { $0.sorted() }
+    }
+
+    /// The primitives with an instance active on `node`.
+    public func resources(on node: String) -> [String] {
+        Array(Set(resources.filter { $0.nodes.contains(node) }.map(\.id))).sorted()
     }
 }
 

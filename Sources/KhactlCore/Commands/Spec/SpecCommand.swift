@@ -140,7 +140,7 @@ public struct SpecFromCIB: ParsableCommand {
     public static func result(cibData: Data, name: String) -> SpecCommandResult {
         do {
             let cib = try CIBParser.parse(data: cibData)
-            let export = SpecFile.export(Spec(from: cib.configuration))
+            let export = SpecFile.export(Spec(from: ClusterStateObjects.removed(from: cib.configuration)))
             let notes = export.omitted.map { "note: not expressible in a spec, left out: \($0)" }
             return SpecCommandResult(
                 stdout: export.yaml, stderr: notes.isEmpty ? "" : notes.joined(separator: "\n") + "\n", status: 0)

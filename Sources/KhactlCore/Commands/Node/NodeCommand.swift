@@ -1,0 +1,173 @@
+import ArgumentParser
+import ClusterExec
+import Foundation
+
+/// `khactl node`: a controller's state in the running cluster.
+public struct NodeCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "node",
+        abstract: "Change a node's state in the running cluster (standby).",
+        subcommands: [NodeStandby.self, NodeUnstandby.self]
+    )
+
+    public init() {}
+}
+
+/// Runs a day-2 operation's body, turning its errors into one-line CLI errors.
+func operating<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as OperationError {
+        throw CLIError(error.message)
+    } catch let error as CommandError {
+        throw CLIError(error.description)
+    }
+}
+
+/// `--wait SECONDS` of the day-2 commands.
+public struct WaitOption: ParsableArguments {
+    @Option(help: ArgumentHelp("Wait until the cluster has settled, at most this many seconds, and report what moved.", valueName: "seconds"))
+    public var wait: Int?
+
+    public init() {}
+
+    public func validate() throws {
+        if let wait, wait < 1 { throw ValidationError("--wait must be at least 1 second") }
+    }
+
+    var timeout: Duration? { wait.map { .seconds($0) } }
+}
+
+/// The result of a state change: what was done, and what moved once the cluster settled.
+struct StateChangeReport {
+    var fields: [String: JSONValue]
+    var summary: String
+    var waited: Bool
+    var moved: [Movement]
+
+    func print(_ format: OutputFormat) {
+        switch format {
+        case .json:
+            var object = fields
+            object["waited"] = .bool(waited)
+            object["moved"] = .array(moved.map(\.json))
+            Swift.print(JSONValue.object(object).line)
+        case .text:
+            Swift.print(summary)
+            guard waited else { return }
+            if moved.isEmpty {
+                Swift.print("nothing moved")
+            } else {
+                for movement in moved { Swift.print("moved: \(movement.text)") }
+            }
+        }
+    }
+}
+
+extension ClusterOperations {
+    /// Runs `change`, and with a timeout waits for the cluster to settle and reports what moved.
+    func changeState(wait timeout: Duration?, _ change: () async throws -> Void) async throws -> (moved: [Movement], after: ClusterStatus?) {
+        let before = try await status()
+        try await change()
+        guard let timeout else { return ([], nil) }
+        try await settle(timeout: timeout)
+        let after = try await status()
+        return (Movement.between(before, after), after)
+    }
+}
+
+/// `khactl node standby NAME`: the node keeps its membership and runs no resources.
+public struct NodeStandby: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "standby",
+        abstract: "Move every resource off a node and keep them off (the node stays a member with its vote).",
+        discussion: """
+            Sets the node's standby attribute, as `pcs node standby` does: cluster state, not configuration, so \
+            `khactl apply` neither undoes nor reports it. With --wait, waits until the cluster has settled, \
+            checks that nothing runs on the node any more, and lists what moved.
+            """)
+
+    @Argument(help: "The node.") public var node: String
+    @OptionGroup public var wait: WaitOption
+    @OptionGroup public var global: GlobalOptions
+
+    public init() {}
+
+    public func run() async throws {
+        let operations = ClusterOperations()
+        try await operating {
+            try operations.requireNode(node, in: try await operations.status())
+            let (moved, after) = try await operations.changeState(wait: wait.timeout) { try await operations.setStandby(node, true) }
+            if let after, case let left = after.resources(on: node), !left.isEmpty {
+                throw OperationError("node \(node) is in standby but still runs \(left.joined(separator: ", ")) after the cluster settled")
+            }
+            StateChangeReport(
+                fields: ["node": .string(node), "standby": .bool(true)], summary: "node \(node): standby",
+                waited: wait.timeout != nil, moved: moved
+            ).print(global.output)
+        }
+    }
+}
+
+/// `khactl node unstandby NAME`.
+public struct NodeUnstandby: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "unstandby",
+        abstract: "Let a node in standby run resources again (resource-stickiness keeps the VIP where it is).")
+
+    @Argument(help: "The node.") public var node: String
+    @OptionGroup public var wait: WaitOption
+    @OptionGroup public var global: GlobalOptions
+
+    public init() {}
+
+    public func run() async throws {
+        let operations = ClusterOperations()
+        try await operating {
+            try operations.requireNode(node, in: try await operations.status())
+            let (moved, _) = try await operations.changeState(wait: wait.timeout) { try await operations.setStandby(node, false) }
+            StateChangeReport(
+                fields: ["node": .string(node), "standby": .bool(false)], summary: "node \(node): out of standby",
+                waited: wait.timeout != nil, moved: moved
+            ).print(global.output)
+        }
+    }
+}
+
+/// `khactl maintenance on|off [--node NAME]`.
+public struct MaintenanceCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "maintenance",
+        abstract: "Freeze the cluster (or one node): pacemaker stops starting, stopping and monitoring resources.",
+        discussion: """
+            on: the cluster's maintenance-mode property (or, with --node, that node's maintenance attribute) is set; \
+            resources keep running as they are and a process that dies is not recovered. off: removes it; \
+            pacemaker probes every resource again and recovers what is not running.
+            """)
+
+    /// On or off.
+    public enum Switch: String, ExpressibleByArgument, CaseIterable, Sendable {
+        case on, off
+    }
+
+    @Argument(help: "on or off.") public var state: Switch
+    @Option(help: "Only this node (its maintenance attribute) instead of the whole cluster.") public var node: String?
+    @OptionGroup public var wait: WaitOption
+    @OptionGroup public var global: GlobalOptions
+
+    public init() {}
+
+    public func run() async throws {
+        let operations = ClusterOperations()
+        let on = state == .on
+        try await operating {
+            if let node { try operations.requireNode(node, in: try await operations.status()) }
+            let (moved, _) = try await operations.changeState(wait: wait.timeout) { try await operations.setMaintenance(on, node: node) }
+            StateChangeReport(
+                fields: ["maintenance": .bool(on), "node": node.map(JSONValue.string) ?? .null],
+                summary: "maintenance \(state.rawValue)" + (node.map { " on node \($0)" } ?? " for the whole cluster"),
+                waited: wait.timeout != nil, moved: moved
+            ).print(global.output)
+        }
+    }
+}
