@@ -19,6 +19,10 @@ public enum HAProxyConfig {
             "    timeout client 1h",
             "    timeout server 1h",
             "    timeout check 2s",
+            // A connection refused by an API server that is stopping (a controller going to standby, a rolling
+            // upgrade) is tried again on another server at once, before the health checks mark it down.
+            "    retries 3",
+            "    option redispatch 1",
             "",
             "frontend kube-apiserver",
         ]

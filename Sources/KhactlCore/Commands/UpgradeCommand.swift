@@ -38,12 +38,15 @@ public struct UpgradeArguments: ParsableArguments {
         if hook != nil && !argv.isEmpty { throw ValidationError("give either --hook FILE or a command after --, not both") }
         if hook == nil && argv.isEmpty { throw ValidationError("give the command to run on each node after --, or --hook FILE") }
         if settleTimeout < 1 || commandTimeout < 1 { throw ValidationError("timeouts must be at least 1 second") }
-        if let hook {
-            var info = stat()
-            guard lstat(hook, &info) == 0 else { throw ValidationError("the hook \(hook) does not exist") }
-            guard info.st_mode & S_IFMT == S_IFREG, access(hook, X_OK) == 0 else {
-                throw ValidationError("the hook \(hook) is not an executable file")
-            }
+    }
+
+    /// Throws unless the hook (if any) is an executable regular file here.
+    func checkHook() throws {
+        guard let hook else { return }
+        var info = stat()
+        guard lstat(hook, &info) == 0 else { throw OperationError("the hook \(hook) does not exist; nothing was changed") }
+        guard info.st_mode & S_IFMT == S_IFREG, access(hook, X_OK) == 0 else {
+            throw OperationError("the hook \(hook) is not an executable file; nothing was changed")
         }
     }
 
@@ -104,6 +107,7 @@ public struct UpgradeCommand: AsyncParsableCommand {
         let operations = ClusterOperations()
         let runner = SubprocessRunner()
         try await operating {
+            try upgrade.checkHook()
             let local = try await operations.checked(Command("crm_node", ["--name"])).standardOutput
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             let rolling = RollingUpgrade(operations: operations, route: LocalOrSSHRoute(localNode: local), runner: runner)

@@ -45,9 +45,13 @@ extension Lab {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// The stand-in API server's haproxy configuration.
-    static let standInConfigText = """
-        # The lab's stand-in for kube-apiserver: HTTPS on :6443, /healthz answers 200.
+    /// The stand-in API server's version before any lab upgrade.
+    static let standInVersion = "v1.30.0-standin"
+
+    /// The stand-in API server's haproxy configuration: `/version` answers `version`.
+    static func standInConfigText(version: String = standInVersion) -> String {
+        """
+        # The lab's stand-in for kube-apiserver: HTTPS on :6443, /healthz answers 200, /version its version.
         global
             maxconn 256
         defaults
@@ -58,9 +62,11 @@ extension Lab {
         frontend apiserver-standin
             bind :6443 ssl crt \(standInPEM)
             http-request return status 200 content-type text/plain string ok if { path /healthz }
+            http-request return status 200 content-type application/json string "{\\"gitVersion\\":\\"\(version)\\"}" if { path /version }
             http-request return status 200 content-type application/json string "{\\"kind\\":\\"Status\\",\\"standIn\\":true}"
 
         """
+    }
 
     /// The stand-in's OCF agent: runs haproxy with the stand-in configuration, stops it, monitors it by
     /// its pidfile and an HTTPS `/healthz` request.
@@ -101,7 +107,8 @@ extension Lab {
             running && exit $OCF_SUCCESS
             exit $OCF_ERR_GENERIC ;;
         stop)
-            if running; then kill "$(cat "$PIDFILE")"; fi
+            # SIGUSR1: haproxy's soft stop, finishing the requests it has, as an API server drains on SIGTERM.
+            if running; then kill -USR1 "$(cat "$PIDFILE")"; fi
             for _ in 1 2 3 4 5 6 7 8 9 10; do running || break; sleep 0.2; done
             running && kill -9 "$(cat "$PIDFILE")"
             rm -f "$PIDFILE"
@@ -156,7 +163,7 @@ extension Lab {
             try FileManager.default.createDirectory(at: etc, withIntermediateDirectories: true)
             for (file, data, mode) in [
                 ("bmc-password", passwordData, 0o400), ("apiserver-standin.pem", pemData, 0o400),
-                ("apiserver-standin.cfg", Data(Lab.standInConfigText.utf8), 0o644),
+                ("apiserver-standin.cfg", Data(Lab.standInConfigText().utf8), 0o644),
             ] {
                 let path = etc.appendingPathComponent(file).path
                 if FileManager.default.contents(atPath: path) == data { continue }

@@ -72,6 +72,11 @@ final class ClientProbe: Sendable {
         }
     }
 
+    /// When unanswered echo requests were sent, and every answer so far.
+    func unansweredAndAnswered() -> ([ContinuousClock.Instant], [Answer]) {
+        answers.withLock { (Array($0.sent.values), $0.pings) }
+    }
+
     /// Forgets every answer so far.
     func reset() { answers.withLock { $0 = Answers() } }
 

@@ -218,13 +218,13 @@ public struct RollingUpgrade: Sendable {
             }
             set.addChild(pair)
         }
-        let output = try await runner.run(
+        let output = try await operations.runner.run(
             Command("cibadmin", ["--create", "--scope", "crm_config", "--xml-text", set.xmlString]))
         guard output.succeeded else {
             if output.standardError.contains("File exists") || output.standardOutput.contains("File exists") {
                 throw OperationError("another rolling upgrade started at the same time (the CIB has its record); nothing was changed")
             }
-            throw OperationError("cannot record the rolling upgrade in the CIB: \(output.standardError.trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw OperationError("cannot record the rolling upgrade in the CIB (`\(ShellQuoting.line(["cibadmin", "--create", "--scope", "crm_config", "--xml-text", set.xmlString]))`): \(output.standardError.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
     }
 

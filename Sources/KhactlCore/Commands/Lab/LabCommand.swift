@@ -7,7 +7,8 @@ public struct LabCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "lab",
         abstract: "A real N-node Corosync/Pacemaker cluster in network namespaces on this machine.",
-        subcommands: [LabUp.self, LabBootstrapCommand.self, LabStatus.self, LabExec.self, LabKill.self, LabRevive.self, LabDrill.self, LabDown.self, LabInit.self, LabBMCCommand.self]
+        subcommands: [LabUp.self, LabBootstrapCommand.self, LabStatus.self, LabExec.self, LabKill.self, LabRevive.self, LabDrill.self, LabMeasureCommand.self, LabUpgradeCommand.self, LabStandInUpgrade.self,
+            LabDown.self, LabInit.self, LabBMCCommand.self]
     )
 
     public init() {}
@@ -319,5 +320,105 @@ public struct LabBootstrapCommand: AsyncParsableCommand {
         }
         if !failed.isEmpty { throw CLIError("lab \(lab.name): bootstrap failed on \(failed.joined(separator: ", "))") }
         print("lab \(lab.name): bootstrapped \(results.count) nodes in \((ContinuousClock.now - start).formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1))))")
+    }
+}
+
+/// `khactl lab measure -- COMMAND`: what the lab client sees of the endpoint while a command runs.
+public struct LabMeasureCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "measure",
+        abstract: "Run a command on this host while the lab client probes the VIP; report lost replies and dual-active samples.",
+        discussion: """
+            The lab client pings the VIP every 20 ms, requests --url every --interval-ms on a new connection each time \
+            (curl), and every node is sampled for the VIP every 20 ms. The command's output comes first; the report is \
+            the last line. Exits with the command's status.
+            """)
+
+    @OptionGroup public var lab: LabOptions
+    @OptionGroup public var global: GlobalOptions
+    @Option(help: "The VIP to ping and sample.") public var vip = LabNetwork.defaultVIP
+    @Option(help: "A URL to request from the lab client, e.g. https://198.18.0.100:7443/healthz.") public var url: String?
+    @Option(help: "Milliseconds between requests to --url.") public var intervalMs = 50
+    @Flag(help: "Also count the nodes in standby every 250 ms.") public var standby = false
+    @Argument(parsing: .captureForPassthrough, help: "The command, after --.") public var command: [String] = []
+
+    public init() {}
+
+    public func validate() throws {
+        if command.filter({ $0 != "--" }).isEmpty { throw ValidationError("give the command to run after --") }
+        if intervalMs < 10 { throw ValidationError("--interval-ms must be at least 10") }
+    }
+
+    public func run() async throws {
+        let argv = command.first == "--" ? Array(command.dropFirst()) : command
+        let lab = try self.lab.lab()
+        var options = Lab.MeasureOptions()
+        options.vip = vip
+        options.url = url
+        options.interval = .milliseconds(intervalMs)
+        options.standby = standby
+        let (output, report) = try await reportingErrors {
+            try await lab.measure(options) {
+                try await SubprocessRunner().run(Command(argv[0], Array(argv.dropFirst()), timeout: .seconds(3600)))
+            }
+        }
+        FileHandle.standardOutput.write(Data(output.standardOutput.utf8))
+        FileHandle.standardError.write(Data(output.standardError.utf8))
+        var object: [String: JSONValue] = ["status": .integer(Int64(output.status))]
+        if case .object(let fields) = report.json { object.merge(fields) { a, _ in a } }
+        print(global.output == .json ? JSONValue.object(object).line : report.text)
+        if !output.succeeded { throw ExitCode(output.status == 0 ? 1 : output.status) }
+    }
+}
+
+/// `khactl lab upgrade --each-node -- COMMAND`: khactl's rolling upgrade on the lab's cluster, from the host.
+public struct LabUpgradeCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "upgrade",
+        abstract: "khactl upgrade --each-node on the lab's cluster: the cluster's tools and the command run inside the nodes.",
+        discussion: """
+            The lab's stand-in for `kubeadm upgrade node` is `khactl lab standin-upgrade --version V`, run inside \
+            each node: the stand-in API server answers /version with V once it starts again.
+            """)
+
+    @OptionGroup public var lab: LabOptions
+    @OptionGroup public var upgrade: UpgradeArguments
+    @OptionGroup public var global: GlobalOptions
+
+    public init() {}
+
+    public func run() async throws {
+        let lab = try self.lab.lab()
+        let json = global.output == .json
+        let reports = try await operating {
+            try upgrade.checkHook()
+            return try await lab.rollingUpgrade().run(upgrade.action(), options: upgrade.options()) { line in
+                if !json { print("lab \(lab.name): \(line)") }
+            }
+        }
+        printUpgrade(reports, global.output)
+    }
+}
+
+/// `khactl lab standin-upgrade --version V`: inside a lab node, what "kubeadm upgrade node" is to the stand-in.
+public struct LabStandInUpgrade: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "standin-upgrade",
+        abstract: "Inside a lab node: give the stand-in API server a new version (its /version answer once it starts again).")
+
+    @Option(help: "The new version string.") public var version: String
+    @Option(help: "Fail (exit 1) when this file exists: the lab's way to make one node's upgrade fail.") public var failIfExists: String?
+    @Option(help: "Seconds to take, as a real upgrade would.") public var sleep: Double = 0
+
+    public init() {}
+
+    public func run() throws {
+        if sleep > 0 { Thread.sleep(forTimeInterval: sleep) }
+        do {
+            try Lab.upgradeStandIn(to: version, failIfExists: failIfExists)
+        } catch {
+            throw CLIError(String(describing: error))
+        }
+        print("stand-in API server: version \(version) from its next start")
     }
 }
