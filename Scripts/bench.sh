@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # khactl's benchmarks, one entry point, printing a table. Needs root (the lab makes namespaces).
-#   Scripts/bench.sh [--rounds N] [--only graph|apply|lab|profile|watch] [--keep DIR]
+#   Scripts/bench.sh [--rounds N] [--only graph|apply|lab|profile|watch|day2] [--keep DIR]
 # Measures: the resource graph (validate, render, parse); khactl apply against sequential pcs commands and
 # pcs -f + cib-push on a live one-node lab (same spec, same starting configuration, same run), no-op apply and
 # start-up; lab up / down for 3 nodes (3 times each); failover drills, client-observed with dual-active
 # sampling, of the lab's example (an IPaddr2 VIP and a cloned haproxy, token 1000 ms) and of the Kubernetes
 # profile on 3 bare controllers made a cluster by khactl bootstrap (its default token, 500 ms); khactl watch
 # against a minimal C libcpg/libquorum watcher on the survivors of crash drills, with a second copy of the C
-# watcher as the control (extra latency and its noise floor, idle RSS and CPU).
+# watcher as the control (extra latency and its noise floor, idle RSS and CPU); day-2 operations on the
+# profile's lab measured from the lab client (standby of the VIP's holder by khactl and by pcs, a rolling
+# upgrade of three nodes): the endpoint's longest HTTPS outage, ping gaps, dual-active samples.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,12 +21,13 @@ while [ $# -gt 0 ]; do
         --rounds) rounds=$2; shift 2 ;;
         --only) only=$2; shift 2 ;;
         --keep) keep=$2; shift 2 ;;
-        *) echo "usage: Scripts/bench.sh [--rounds N] [--only graph|apply|lab|profile|watch] [--keep DIR]" >&2; exit 2 ;;
+        *) echo "usage: Scripts/bench.sh [--rounds N] [--only graph|apply|lab|profile|watch|day2] [--keep DIR]" >&2; exit 2 ;;
     esac
 done
 # --only runs one part: graph (resource graph), apply, lab (up/down and the example's drills), profile (the
 # Kubernetes profile's drills and khactl watch against the C watcher), watch (only the latter). --keep copies
-# the watchers' raw arrival records to DIR (Scripts/bench/watch-report.py DIR reads them again).
+# the watchers' raw arrival records to DIR (Scripts/bench/watch-report.py DIR reads them again). day2: standby
+# and rolling upgrade on the profile's lab (at least 5 runs each).
 part() { [ -z "$only" ] || [ "$only" = "$1" ] || { [ "$1" = watch ] && [ "$only" = profile ]; }; }
 
 bash Scripts/install-deps.sh >/dev/null
@@ -100,7 +103,7 @@ fi
 # The Kubernetes profile as khactl bootstrap makes it, with its default timings (token 500 ms).
 latency="$KHACTL_LAB_ROOT/latency"
 mkdir -p "$latency"
-if part profile || part watch; then
+if part profile || part watch || part day2; then
 "$khactl" lab up --name bench --nodes 3 --bare >/dev/null
 "$khactl" lab bootstrap --name bench --profile kubernetes-control-plane >/dev/null
 "$khactl" lab exec --name bench node1 -- crm_resource --wait --timeout=120s >/dev/null
@@ -154,7 +157,32 @@ for order in "${orders[@]}"; do
     wait "$churn"
 done
 fi
-if part profile || part watch; then
+day2="$KHACTL_LAB_ROOT/day2.jsonl"
+: >"$day2"
+if part day2; then
+# Each change measured by `khactl lab measure` from the lab client: ping every 20 ms, HTTPS GET of the VIP's
+# /healthz every 50 ms on a new connection, the VIP sampled on every node every 20 ms.
+measure() {  # label, command...
+    local label=$1; shift
+    "$khactl" lab exec --name bench node1 -- crm_resource --wait --timeout=120s >/dev/null
+    local line
+    line=$("$khactl" lab measure --name bench --output json --standby --url https://198.18.0.100:7443/healthz -- "$@" | tail -1)
+    echo "$label $line" >>"$day2"
+}
+holder() { "$khactl" lab exec --name bench node1 -- crm_resource --locate --resource vip --quiet | head -1; }
+runs=$(( rounds < 5 ? 5 : rounds ))
+for run in $(seq 1 "$runs"); do
+    node=$(holder)
+    measure khactl-standby "$khactl" lab exec --name bench node1 -- "$khactl" node standby "$node" --wait 60
+    "$khactl" lab exec --name bench node1 -- "$khactl" node unstandby "$node" --wait 60 >/dev/null
+    node=$(holder)
+    measure pcs-standby "$khactl" lab exec --name bench node1 -- pcs node standby "$node" --wait=60
+    "$khactl" lab exec --name bench node1 -- pcs node unstandby "$node" --wait=60 >/dev/null
+    measure khactl-upgrade "$khactl" lab upgrade --name bench --each-node --health-url https://127.0.0.1:6443/healthz \
+        -- "$khactl" lab standin-upgrade --version "v1.31.$run"
+done
+fi
+if part profile || part watch || part day2; then
 "$khactl" lab down --name bench >/dev/null
 fi
 
@@ -190,6 +218,27 @@ row(f"{label} {mode} x{n}: pacemaker recovery (s)", "recovery")
 print(f"{label + ' ' + mode + ' x' + str(n) + ': dual-active samples':<52} {report['dualActiveSamples']:>8}                     0")
 PY
 done
+
+if [ -s "$day2" ]; then
+python3 - "$day2" <<'PY'
+import json, statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    label, text = line.split(" ", 1)
+    runs.setdefault(label, []).append(json.loads(text))
+names = {"khactl-standby": "khactl node standby VIP holder --wait",
+         "pcs-standby": "pcs node standby VIP holder --wait",
+         "khactl-upgrade": "khactl lab upgrade --each-node (3 nodes)"}
+print(f"\n{'day-2 operation, from the lab client':<52} {'min':>8} {'median':>8} {'max':>8}")
+for label, reports in runs.items():
+    for key, what in [("longestHTTPOutage", "longest HTTPS outage (s)"), ("longestPingGap", "longest ping gap (s)"),
+                      ("httpFailed", "HTTPS requests failed"), ("seconds", "duration (s)")]:
+        values = [r[key] for r in reports]
+        print(f"{names[label] + ': ' + what:<52} {min(values):>8.2f} {statistics.median(values):>8.2f} {max(values):>8.2f}")
+    print(f"{names[label] + ': dual-active samples':<52} {sum(r['dualActiveSamples'] for r in reports):>8}   (x{len(reports)})")
+    print(f"{names[label] + ': most nodes in standby at once':<52} {max(r['maxStandby'] or 0 for r in reports):>8}")
+PY
+fi
 
 if part watch; then
     python3 Scripts/bench/watch-report.py "$latency"
