@@ -29,6 +29,9 @@ public struct SubprocessRunner: CommandRunner {
     /// The most output kept from each stream; a program that prints more fails the command.
     public let outputLimit: Int
 
+    /// Variables of khactl's environment that children never inherit (a command may still set them).
+    public static let scrubbedVariables = ["CIB_file", "CIB_shadow", "CIB_shadow_dir"]
+
     /// Creates a runner.
     public init(outputLimit: Int = 64 * 1024 * 1024) {
         self.outputLimit = outputLimit
@@ -43,6 +46,9 @@ public struct SubprocessRunner: CommandRunner {
                     let executable: Executable =
                         command.executable.hasPrefix("/") ? .path(FilePath(command.executable)) : .name(command.executable)
                     var updates: [Environment.Key: String?] = [:]
+                    // CIB_file and CIB_shadow in khactl's own environment would silently point every pacemaker
+                    // tool at another CIB: only a command that names one (--cib-file) gets it.
+                    for key in SubprocessRunner.scrubbedVariables { updates[Environment.Key(stringLiteral: key)] = .some(nil) }
                     for (key, value) in command.environment { updates[Environment.Key(stringLiteral: key)] = value }
                     let environment = Environment.inherit.updating(updates)
                     var options = PlatformOptions()

@@ -92,7 +92,8 @@ public enum Daemon {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o640)
+        // O_NOFOLLOW: log folders such as /var/log/pacemaker are writable by hacluster, who could plant a link.
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0o640)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         SpawnFileActions.closeFromThree(&actions)
 

@@ -13,7 +13,9 @@ struct BootstrapSpecTests {
             folder = FileManager.default.temporaryDirectory.appendingPathComponent("khactl-secrets-\(UUID().uuidString.prefix(8))").path
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             for index in 1...3 {
-                try "pw\(index)\n".write(toFile: "\(folder)/cp\(index).bmc", atomically: true, encoding: .utf8)
+                // Secret files must be root's with mode 0600 or narrower.
+                #expect(FileManager.default.createFile(
+                    atPath: "\(folder)/cp\(index).bmc", contents: Data("pw\(index)\n".utf8), attributes: [.posixPermissions: 0o600]))
             }
         }
         func remove() { try? FileManager.default.removeItem(atPath: folder) }

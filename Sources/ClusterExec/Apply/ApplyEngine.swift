@@ -160,7 +160,9 @@ public struct ApplyEngine: Sendable {
         let copyPath = try workspace.write("pcs.xml", original)
         let added = Set(plan.steps.filter { $0.action == .add }.map(\.key))
         let changedSets = Set(plan.steps.filter { $0.action != .remove }.map(\.key).filter { $0.name.contains("/") })
-        let subset = Self.subset(of: desired, keys: added.union(changedSets))
+        // Secrets never go on pcs's command line (every local user can read /proc/*/cmdline): pcs creates the
+        // objects with a placeholder, and the real values go in with khactl's edits below, through the file.
+        let subset = Self.maskingSecrets(Self.subset(of: desired, keys: added.union(changedSets)))
         // --force: pcs refuses agents it cannot find metadata for (systemd units installed later); khactl's
         // validator has checked the spec and crm_verify checks the result.
         for arguments in PCSScript.render(subset, cibFile: copyPath, force: true) {
@@ -179,7 +181,8 @@ public struct ApplyEngine: Sendable {
         var rest = options.plan
         rest.adopt = true
         let finish = try Planner.plan(liveCIB: copyText, desired: desired, options: rest)
-        for step in finish.steps where step.action == .adopt && added.contains(step.key) && !step.changes.isEmpty {
+        for step in finish.steps
+        where step.action == .adopt && added.contains(step.key) && !step.changes.isEmpty && !step.changes.allSatisfy(\.secret) {
             options.progress("pcs made \(step.label) differently from khactl's render; khactl's definition is written")
         }
         if let finalCIB = finish.desiredCIB { _ = try workspace.write("pcs.xml", finalCIB) }
@@ -193,6 +196,45 @@ public struct ApplyEngine: Sendable {
                 step: "pcs cluster cib-push", command: push, status: result.status,
                 message: result.standardError + result.standardOutput, isConflict: Self.isConflict(result))
         }
+    }
+
+    /// The value pcs gets on its command line for a secret parameter.
+    static let secretPlaceholder = "khactl-secret-placeholder"
+
+    /// `configuration` with the value of every secret instance attribute (a name with pass, secret, token or key)
+    /// replaced by ``secretPlaceholder``.
+    static func maskingSecrets(_ configuration: Configuration) -> Configuration {
+        func masked(_ sets: [AttributeSet]) -> [AttributeSet] {
+            sets.map { set in
+                var set = set
+                set.nvpairs = set.nvpairs.map { pair in
+                    var pair = pair
+                    if FlatXML.isSecret(pair.name), pair.value != nil { pair.value = secretPlaceholder }
+                    return pair
+                }
+                return set
+            }
+        }
+        func mask(_ resource: Resource) -> Resource {
+            switch resource {
+            case .primitive(var primitive):
+                primitive.instanceAttributes = masked(primitive.instanceAttributes)
+                return .primitive(primitive)
+            case .group(var group):
+                group.instanceAttributes = masked(group.instanceAttributes)
+                group.members = group.members.map(mask)
+                return .group(group)
+            case .clone(var clone):
+                clone.instanceAttributes = masked(clone.instanceAttributes)
+                clone.child = mask(clone.child)
+                return .clone(clone)
+            case .opaque:
+                return resource
+            }
+        }
+        var result = configuration
+        result.resources = result.resources.map(mask)
+        return result
     }
 
     /// The part of `configuration` that `keys` name (top-level objects, and names of sets).
@@ -252,23 +294,34 @@ public struct ApplyEngine: Sendable {
 
 /// A private folder (mode 0700) for the CIB copies of one attempt; CIBs hold fence passwords.
 ///
-/// The folder's `.lock` is held (flock) while the attempt runs. An apply killed with SIGKILL cannot remove its
-/// folder, so every apply that is not a dry run first removes the folders whose lock nobody holds any more: the
-/// copies of a killed apply do not stay in /tmp. A lock rather than a pid in the name: applies in different PID
-/// namespaces (lab nodes, containers) can share one /tmp and cannot see each other's pids.
+/// Workspaces live in khactl's private folder (`/run/khactl/apply` for root: 0700, root's, checked to be no link
+/// and writable by no one else), never in a shared /tmp where another user could plant or swap a folder. The
+/// folder's `.lock` is held (flock) while the attempt runs. An apply killed with SIGKILL cannot remove its
+/// folder, so every apply that is not a dry run first removes the folders whose lock nobody holds any more,
+/// through descriptors and only when they are real folders of its own user with mode 0700. A lock rather than a
+/// pid in the name: applies in different PID namespaces (lab nodes, containers) can share one /run and cannot
+/// see each other's pids.
 struct Workspace {
     static let prefix = "khactl-apply-"
-    static var folder: String { FileManager.default.temporaryDirectory.path }
     let path: String
     private let lock: Int32
 
+    static func folder() throws(ApplyError) -> PrivateFolder {
+        do {
+            return try PrivateFolder.runtime("apply")
+        } catch {
+            throw ApplyError(step: "prepare", message: "cannot use khactl's private folder: \(error)")
+        }
+    }
+
     init() throws {
-        var template = Array((Self.folder + "/" + Self.prefix + "XXXXXX").utf8CString)
+        let folder = try Self.folder()
+        var template = Array((folder.path + "/" + Self.prefix + "XXXXXX").utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw ApplyError(step: "prepare", message: "cannot make a private folder: \(String(cString: strerror(errno)))")
         }
         path = String(cString: made)
-        lock = open(path + "/.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        lock = open(path + "/.lock", O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard lock >= 0, flock(lock, LOCK_EX | LOCK_NB) == 0 else {
             let message = String(cString: strerror(errno))
             if lock >= 0 { close(lock) }
@@ -277,33 +330,29 @@ struct Workspace {
         }
     }
 
-    /// Removes the workspaces in `folder` whose lock is free (their apply was killed), and those older than
-    /// an hour that have no lock file at all (left by a khactl from before the lock).
+    /// Removes the workspaces whose lock is free (their apply was killed), and those older than an hour that have
+    /// no lock file at all (killed between making the folder and its lock).
     static func removeAbandoned() {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-        for entry in entries where entry.hasPrefix(prefix) {
-            let path = folder + "/" + entry
-            let fd = open(path + "/.lock", O_RDWR | O_CLOEXEC | O_NOFOLLOW)
+        guard let folder = try? folder() else { return }
+        folder.removeEntries(where: { $0.hasPrefix(prefix) }) { entry in
+            let fd = openat(entry, ".lock", O_RDWR | O_CLOEXEC | O_NOFOLLOW)
             if fd < 0 {
-                let missing = errno == ENOENT
-                // A folder another apply made a moment ago has no lock yet either: only old ones go.
-                let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
-                if missing, let modified, modified.timeIntervalSinceNow < -3600 {
-                    try? FileManager.default.removeItem(atPath: path)
-                }
-                continue
+                guard errno == ENOENT else { return false }
+                var info = stat()
+                return fstat(entry, &info) == 0 && Double(info.st_mtim.tv_sec) < Date().timeIntervalSince1970 - 3600
             }
-            if flock(fd, LOCK_EX | LOCK_NB) == 0 { try? FileManager.default.removeItem(atPath: path) }
-            close(fd)
+            defer { close(fd) }
+            return flock(fd, LOCK_EX | LOCK_NB) == 0
         }
     }
 
     /// Writes `text` to `name` in the folder (mode 0600) and returns its path.
     func write(_ name: String, _ text: String) throws -> String {
         let file = "\(path)/\(name)"
-        guard FileManager.default.createFile(atPath: file, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
-        else {
-            throw ApplyError(step: "prepare", message: "cannot write \(file)")
+        do {
+            try SecureFile.write(file, Data(text.utf8), mode: 0o600)
+        } catch {
+            throw ApplyError(step: "prepare", message: "cannot write \(file): \(error)")
         }
         return file
     }

@@ -116,6 +116,9 @@ public struct Bootstrap: Sendable {
             }
         }
         let node = try localNode()
+        // One bootstrap at a time on a node: two would race on the same files and daemons.
+        let lock = options.dryRun ? nil : try Self.lock()
+        defer { if let lock { close(lock) } }
         say("bootstrap: node \(node.name) (id \(node.nodeID)) of cluster \(cluster.name), \(cluster.nodes.count) nodes, token \(cluster.token) ms, consensus \(cluster.consensus) ms")
         let corosyncRunning = Self.running("corosync")
 
@@ -328,11 +331,19 @@ public struct Bootstrap: Sendable {
 
     /// The hacluster password in `file`, without surrounding whitespace; one that is missing, unreadable or
     /// empty is an error (checked before anything is written, read again when pcs needs it).
+    /// The file must be a regular file owned by root with mode 0600 or narrower, not a link.
     static func haclusterPassword(_ file: String) throws -> String {
-        let password = (try? String(contentsOfFile: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let password, !password.isEmpty else {
+        guard FileManager.default.fileExists(atPath: file) else {
             throw BootstrapError("--pcsd-password-file \(file) does not exist, cannot be read, or is empty")
         }
+        let data: Data
+        do {
+            data = try SecureFile.readSecret(file)
+        } catch {
+            throw BootstrapError("--pcsd-password-file \(error)")
+        }
+        let password = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !password.isEmpty else { throw BootstrapError("--pcsd-password-file \(file) does not exist, cannot be read, or is empty") }
         return password
     }
 
@@ -346,7 +357,8 @@ public struct Bootstrap: Sendable {
                 "crm_attribute", ["--type", "crm_config", "--name", "dc-deadtime", "--update", dcDeadtime],
                 environment: ["CIB_file": options.paths.cib]), "seed dc-deadtime")
         if let user = getpwnam("hacluster"), let group = getgrnam("haclient") {
-            chown(options.paths.cib, user.pointee.pw_uid, group.pointee.gr_gid)
+            // Through a descriptor opened without following links: hacluster can write this folder.
+            try SecureFile.changeOwner(options.paths.cib, uid: user.pointee.pw_uid, gid: group.pointee.gr_gid)
             chown(folder, user.pointee.pw_uid, group.pointee.gr_gid)
         }
         // pacemaker checks a .sig beside cib.xml only when it exists.
@@ -402,14 +414,33 @@ public struct Bootstrap: Sendable {
 
     // MARK: - Helpers
 
+    /// Takes `/run/khactl/locks/bootstrap.lock` (flock, released when the process ends); throws when another
+    /// bootstrap holds it.
+    static func lock() throws -> Int32 {
+        let folder: PrivateFolder
+        do { folder = try PrivateFolder.runtime("locks") } catch { throw BootstrapError("cannot use khactl's private folder: \(error)") }
+        let path = folder.path + "/bootstrap.lock"
+        let fd = open(path, O_CREAT | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw BootstrapError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw BootstrapError("another khactl bootstrap is running on this node (it holds \(path)); nothing was changed")
+        }
+        return fd
+    }
+
     /// Whether systemd is the service manager here.
     static var systemdRuns: Bool { FileManager.default.fileExists(atPath: "/run/systemd/system") }
 
-    /// Whether a process named `name` runs (in this PID namespace).
+    /// Whether a process named `name` runs as root (in this PID namespace). Any user can start a process
+    /// with any name; only root can start one whose real and effective uid are 0, so others are not counted.
     static func running(_ name: String) -> Bool {
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(entry) != nil {
             if let comm = try? String(contentsOfFile: "/proc/\(entry)/comm", encoding: .utf8),
-                comm.trimmingCharacters(in: .newlines) == name
+                comm.trimmingCharacters(in: .newlines) == name,
+                let status = try? String(contentsOfFile: "/proc/\(entry)/status", encoding: .utf8),
+                let uids = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }),
+                uids.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().prefix(2).allSatisfy({ $0 == "0" })
             {
                 if let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
                     let close = stat.lastIndex(of: ")"), stat[stat.index(close, offsetBy: 2)] == "Z"
@@ -422,18 +453,15 @@ public struct Bootstrap: Sendable {
         return false
     }
 
-    /// Writes `text` to `path` through a temporary file in the same folder and a rename.
-    static func writeAtomically(_ path: String, _ text: String, mode: Int) throws {
+    /// Writes `text` to `path` with ``SecureFile/write(_:_:mode:owner:)`` (the final mode from the first byte, no
+    /// link followed), making the folder first.
+    static func writeAtomically(_ path: String, _ text: String, mode: Int, owner: (uid: uid_t, gid: gid_t)? = nil) throws {
         let folder = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let temporary = "\(folder)/.\((path as NSString).lastPathComponent).khactl-\(getpid())"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
-            throw BootstrapError("cannot write \(temporary)")
-        }
-        guard rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw BootstrapError("cannot write \(path): \(reason)")
+        do {
+            try SecureFile.write(path, Data(text.utf8), mode: mode_t(mode), owner: owner)
+        } catch {
+            throw BootstrapError("cannot write \(error)")
         }
     }
 

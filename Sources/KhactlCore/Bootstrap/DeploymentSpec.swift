@@ -1,3 +1,4 @@
+import ClusterExec
 import Foundation
 import Pacemaker
 import Yams
@@ -191,6 +192,21 @@ struct SectionReader {
     }
 
     static var namePattern: Regex<Substring> { /[A-Za-z0-9][A-Za-z0-9_.-]{0,62}/ }
+    /// Why the secret file at `path` may not be used, or nil: it must be a regular file (no link) owned by root
+    /// with mode 0600 or narrower, and not empty (/etc/shadow, a link to it, or a file others can read are refused:
+    /// its content would be sent to a BMC).
+    static func secretFileProblem(_ path: String) -> String? {
+        do {
+            let data = try SecureFile.readSecret(path)
+            if data.allSatisfy({ $0 == 0x0a || $0 == 0x20 }) { return "the password file \(path) is empty" }
+            return nil
+        } catch let error as SecureFileError {
+            return "the password file \(error)"
+        } catch {
+            return "the password file \(path) cannot be read: \(error)"
+        }
+    }
+
     static var safePathPattern: Regex<Substring> { /\/[A-Za-z0-9_.\/-]+/ }
 
     // MARK: - cluster
@@ -207,8 +223,9 @@ struct SectionReader {
             switch key {
             case "name":
                 if let text = string(value, "cluster.name") {
-                    if text.wholeMatch(of: /[A-Za-z0-9_-]{1,32}/) == nil {
-                        issue(value, "cluster.name", "'\(text)' is not a cluster name (1-32 letters, digits, '-' or '_')")
+                    // Not starting with '-': the name reaches pcs and corosync's tools as an argument.
+                    if text.wholeMatch(of: /[A-Za-z0-9_][A-Za-z0-9_-]{0,31}/) == nil {
+                        issue(value, "cluster.name", "'\(text)' is not a cluster name (1-32 letters, digits, '-' or '_', not starting with '-')")
                     } else {
                         name = text
                     }
@@ -229,7 +246,13 @@ struct SectionReader {
                     if k == "consensus", let c = integer(v, "cluster.totem.consensus", 120...120_000) { consensus = c }
                 }
             case "dc-deadtime":
-                dcDeadtime = string(value, "cluster.dc-deadtime")
+                if let text = string(value, "cluster.dc-deadtime") {
+                    if text.wholeMatch(of: /[0-9]{1,6}(ms|s|m|min|h)?/) == nil {
+                        issue(value, "cluster.dc-deadtime", "'\(text)' is not a duration (e.g. 2s, 500ms, 1min)")
+                    } else {
+                        dcDeadtime = text
+                    }
+                }
             default:
                 break
             }
@@ -326,10 +349,10 @@ struct SectionReader {
             case "password-file":
                 if text.wholeMatch(of: Self.safePathPattern) == nil {
                     issue(value, "\(path).password-file", "'\(text)' must be an absolute path of letters, digits and / . _ -")
-                } else if !FileManager.default.isReadableFile(atPath: text) {
+                } else if !FileManager.default.fileExists(atPath: text) {
                     issue(value, "\(path).password-file", "the password file \(text) does not exist or cannot be read")
-                } else if (FileManager.default.contents(atPath: text) ?? Data()).allSatisfy({ $0 == 0x0a || $0 == 0x20 }) {
-                    issue(value, "\(path).password-file", "the password file \(text) is empty")
+                } else if let refusal = Self.secretFileProblem(text) {
+                    issue(value, "\(path).password-file", refusal)
                 } else {
                     passwordFile = text
                 }

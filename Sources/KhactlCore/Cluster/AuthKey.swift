@@ -1,3 +1,4 @@
+import ClusterExec
 import Foundation
 
 /// corosync's shared secret (`/etc/corosync/authkey`): random bytes every node of a cluster shares, from
@@ -29,34 +30,13 @@ public struct AuthKey: Sendable {
     /// written, synced and renamed over `path`, so no reader ever sees a partial or world-readable key.
     public func write(to path: String, replacing: Bool = false) throws {
         if !replacing && FileManager.default.fileExists(atPath: path) { throw AuthKeyError.exists(path: path) }
-        let folder = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
-        let temporary = "\(folder)/.\((path as NSString).lastPathComponent).khactl-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o400)
-        guard fd >= 0 else { throw AuthKeyError.unwritable(path: path, reason: String(cString: strerror(errno))) }
-        var written = 0
-        let failure: String? = bytes.withUnsafeBytes { raw in
-            while written < raw.count {
-                let result = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
-                if result < 0 {
-                    if errno == EINTR { continue }
-                    return String(cString: strerror(errno))
-                }
-                written += result
-            }
-            return fsync(fd) == 0 ? nil : String(cString: strerror(errno))
-        }
-        close(fd)
-        if let failure {
-            unlink(temporary)
-            throw AuthKeyError.unwritable(path: path, reason: failure)
-        }
-        // fchmod is not needed: open's mode already gave 0400 (umask can only remove bits).
-        guard rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw AuthKeyError.unwritable(path: path, reason: reason)
+        do {
+            try SecureFile.write(path, Data(bytes), mode: 0o400)
+        } catch let error as SecureFileError {
+            throw AuthKeyError.unwritable(path: path, reason: error.reason)
         }
     }
+
 }
 
 /// A key that cannot be made, read or written. Never includes the key's bytes.

@@ -251,7 +251,11 @@ public struct ClusterEventSource: Sendable {
         first.gate.open()
         let socket: AlertSocket?
         do {
-            socket = try alertSocket.map { path in try AlertSocket(path: path) { relay.send($0) } }
+            socket = try alertSocket.map { path in
+                try AlertSocket(path: path, handler: { relay.send($0) }) { refusal in
+                    FileHandle.standardError.write(Data("khactl watch: \(refusal)\n".utf8))
+                }
+            }
         } catch {
             first.close()
             throw error

@@ -247,11 +247,16 @@ struct SimulatedAction: Hashable, Sendable, CustomStringConvertible {
 /// `crm_simulate` on a would-be CIB, read from its XML output.
 enum Simulation {
     static func run(cib: String) async throws -> [SimulatedAction] {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("khactl-simulate-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // A folder of its own (mkdtemp, 0700) in khactl's private folder, never a guessable name in /tmp.
+        let base = try PrivateFolder.runtime("simulate")
+        var template = Array((base.path + "/khactl-simulate-XXXXXX").utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw CLIError("simulate: cannot make a private folder in \(base.path): \(String(cString: strerror(errno)))")
+        }
+        let folder = URL(fileURLWithPath: String(cString: made))
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("cib.xml").path
-        guard FileManager.default.createFile(atPath: path, contents: Data(cib.utf8), attributes: [.posixPermissions: 0o600]) else {
+        guard (try? SecureFile.write(path, Data(cib.utf8), mode: 0o600)) != nil else {
             throw CLIError("simulate: cannot write \(path)")
         }
         let command = Command("crm_simulate", ["--xml-file", path, "--simulate", "--output-as=xml"], timeout: .seconds(60))

@@ -218,11 +218,12 @@ extension Lab {
         String((0..<24).map { _ in "abcdefghijkmnpqrstuvwxyz23456789".randomElement()! })
     }
 
-    /// Writes `path` anew with `mode` (a 0400 file cannot be opened for writing, so the old one goes first).
-    static func replaceFile(_ path: String, with data: Data, mode: Int) throws {
-        try? FileManager.default.removeItem(atPath: path)
-        guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: mode]) else {
-            throw LabError("cannot write \(path)")
+    /// Writes `path` anew with `mode`, through ``SecureFile/write(_:_:mode:owner:)``.
+    static func replaceFile(_ path: String, with data: Data, mode: Int, owner: (uid: uid_t, gid: gid_t)? = nil) throws {
+        do {
+            try SecureFile.write(path, data, mode: mode_t(mode), owner: owner)
+        } catch {
+            throw LabError("cannot write \(error)")
         }
     }
 
@@ -241,16 +242,11 @@ extension Lab {
                 try FileManager.default.createDirectory(at: root.appendingPathComponent(path), withIntermediateDirectories: true)
             }
             try LabNode.prepareOwnership(root)
-            try config.render().write(to: root.appendingPathComponent("etc/corosync/corosync.conf"), atomically: true, encoding: .utf8)
-            let keyPath = root.appendingPathComponent("etc/corosync/authkey").path
-            guard FileManager.default.createFile(atPath: keyPath, contents: Data(key), attributes: [.posixPermissions: 0o400]) else {
-                throw LabError("cannot write \(keyPath)")
-            }
-            let cibPath = root.appendingPathComponent("var/lib/pacemaker/cib/cib.xml").path
-            guard FileManager.default.createFile(atPath: cibPath, contents: Data(cib.utf8), attributes: [.posixPermissions: 0o600]) else {
-                throw LabError("cannot write \(cibPath)")
-            }
-            chown(cibPath, LabNode.hacluster.uid, LabNode.hacluster.gid)
+            try Lab.replaceFile(root.appendingPathComponent("etc/corosync/corosync.conf").path, with: Data(config.render().utf8), mode: 0o644)
+            try Lab.replaceFile(root.appendingPathComponent("etc/corosync/authkey").path, with: Data(key), mode: 0o400)
+            try Lab.replaceFile(
+                root.appendingPathComponent("var/lib/pacemaker/cib/cib.xml").path, with: Data(cib.utf8), mode: 0o600,
+                owner: LabNode.hacluster)
         }
     }
 

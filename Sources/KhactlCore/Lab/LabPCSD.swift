@@ -39,8 +39,7 @@ extension Lab {
         for node in state.nodes {
             let root = store.nodeFolder(node.index)
             let path = root.appendingPathComponent(Lab.shadowFile).path
-            try Self.replaceFile(path, with: nodeShadow, mode: 0o640)
-            chown(path, 0, shadowGroup)
+            try Self.replaceFile(path, with: nodeShadow, mode: 0o640, owner: (0, shadowGroup))
             let nodePassword = root.appendingPathComponent(String(Lab.nodeHaclusterPasswordFile.dropFirst())).path
             try FileManager.default.createDirectory(
                 atPath: (nodePassword as NSString).deletingLastPathComponent, withIntermediateDirectories: true)

@@ -84,7 +84,10 @@ public final class AlertAgentSink: QueuedSink {
     public static func alerts(for event: ClusterEvent, names: [NodeID: String]) -> [[String: String]] {
         if case .alert(let alert) = event {
             // Pacemaker's own alert, passed on as Pacemaker gave it (the common variables are set per run).
-            return [alert.environment.filter { !["CRM_alert_recipient", "CRM_alert_node_sequence", "CRM_alert_timestamp", "CRM_alert_version"].contains($0.key) }]
+            // Only CRM_alert_* variables, whatever the alert's source said.
+            return [PacemakerAlert.alertVariables(alert.environment).filter {
+                !["CRM_alert_recipient", "CRM_alert_node_sequence", "CRM_alert_timestamp", "CRM_alert_version"].contains($0.key)
+            }]
         }
         guard case .membership(let change) = event else { return [] }
         func node(_ id: NodeID, _ description: String) -> [String: String] {

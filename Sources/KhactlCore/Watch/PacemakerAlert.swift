@@ -19,8 +19,31 @@ public struct PacemakerAlert: Hashable, Sendable, Codable {
     public static let defaultSocket = "/run/khactl/alerts.sock"
 
     public init(environment: [String: String], from: String) {
-        self.environment = environment.filter { $0.key.hasPrefix("CRM_alert_") }
-        self.from = from
+        self.environment = PacemakerAlert.alertVariables(environment)
+        self.from = String(from.prefix(255))
+    }
+
+    private enum CodingKeys: String, CodingKey { case environment, from }
+
+    /// Decoded alerts (from the socket or from another watcher) keep only `CRM_alert_*` variables too: nothing
+    /// else, `LD_PRELOAD` and `PATH` included, ever reaches an agent from an alert.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            environment: try container.decode([String: String].self, forKey: .environment),
+            from: try container.decode(String.self, forKey: .from))
+    }
+
+    /// At most 64 `CRM_alert_*` variables (names `CRM_alert_` + letters, digits and `_`), values up to 4 KiB.
+    static func alertVariables(_ environment: [String: String]) -> [String: String] {
+        var kept: [String: String] = [:]
+        for (name, value) in environment where name.hasPrefix("CRM_alert_") && name.count <= 64 && value.utf8.count <= 4096 {
+            guard name.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) })
+            else { continue }
+            kept[name] = value
+            if kept.count == 64 { break }
+        }
+        return kept
     }
 
     /// `resource`, `node`, `fencing` or `attribute`.
@@ -107,15 +130,36 @@ public struct PacemakerAlert: Hashable, Sendable, Codable {
     }
 }
 
-/// The watcher's end: a datagram socket alert agents send to, readable by Pacemaker's `haclient` group.
-// @unchecked Sendable: every stored property is a constant; the dispatch source is thread-safe.
+/// The watcher's end: a datagram socket alert agents send to, writable by Pacemaker's `haclient` group.
+///
+/// Every datagram carries its sender's credentials, put there by the kernel (`SO_PASSCRED`, `SCM_CREDENTIALS`:
+/// a process cannot claim another uid): only root and the `hacluster` user, as whom Pacemaker runs alert agents,
+/// are heard. Anything else, from any other member of `haclient`, is refused and logged. At most
+/// ``AlertSocket/rate`` alerts per second are taken (a burst of twice that): a flood cannot grow memory or hold
+/// the watcher up; what is over is dropped and counted.
+// @unchecked Sendable: every stored property is a constant; the dispatch source is thread-safe, and the counters
+// are only touched on its serial queue.
 final class AlertSocket: @unchecked Sendable {
+    /// Alerts per second taken from the socket.
+    static let rate = 200.0
+
     let path: String
     private let fd: Int32
     private let source: DispatchSourceRead
 
-    /// Binds `path` (replacing a stale socket) and calls `handler` with each alert received.
-    init(path: String, handler: @escaping @Sendable (PacemakerAlert) -> Void) throws {
+    /// The users whose alerts are heard: root and hacluster.
+    static var trustedUIDs: Set<uid_t> {
+        var uids: Set<uid_t> = [0]
+        if let hacluster = getpwnam("hacluster")?.pointee.pw_uid { uids.insert(hacluster) }
+        return uids
+    }
+
+    /// Binds `path` (replacing a stale socket) and calls `handler` with each alert received from a trusted
+    /// sender; `refused` with each refusal (uid and why), to log.
+    init(
+        path: String, handler: @escaping @Sendable (PacemakerAlert) -> Void,
+        refused: @escaping @Sendable (String) -> Void = { _ in }
+    ) throws {
         self.path = path
         let folder = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -143,13 +187,35 @@ final class AlertSocket: @unchecked Sendable {
         // Pacemaker runs alert agents as hacluster:haclient.
         if let group { chown(path, 0, group) }
         chmod(path, 0o660)
+        var on: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, PeerCredentials.soPassCred, &on, socklen_t(MemoryLayout<Int32>.size))
         self.fd = fd
+        let trusted = Self.trustedUIDs
+        var bucket = (tokens: 2 * Self.rate, at: ContinuousClock.now)
+        var refusals = 0
         let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: DispatchQueue(label: "khactl.alerts"))
         source.setEventHandler {
             var buffer = [UInt8](repeating: 0, count: 65_536)
             while true {
-                let count = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
-                guard count > 0 else { break }
+                guard let (count, sender) = Self.receive(fd, &buffer) else { break }
+                let now = ContinuousClock.now
+                bucket.tokens = min(2 * Self.rate, bucket.tokens + (now - bucket.at).seconds * Self.rate)
+                bucket.at = now
+                func refuse(_ why: String) {
+                    refusals += 1
+                    // Logged on the 1st, 2nd, 4th, 8th, ... refusal: a flood cannot flood the log either.
+                    if refusals & (refusals - 1) == 0 { refused("\(why) (\(refusals) refused so far)") }
+                }
+                guard let sender, trusted.contains(sender.uid) else {
+                    refuse(sender.map { "alert datagram from uid \($0.uid) (pid \($0.pid)) refused: only root and hacluster may send alerts" }
+                        ?? "alert datagram without credentials refused")
+                    continue
+                }
+                guard bucket.tokens >= 1 else {
+                    refuse("alert from pid \(sender.pid) dropped: more than \(Int(Self.rate)) alerts per second")
+                    continue
+                }
+                bucket.tokens -= 1
                 if let alert = PacemakerAlert.decode(Array(buffer[0..<count])) { handler(alert) }
             }
         }
@@ -163,6 +229,35 @@ final class AlertSocket: @unchecked Sendable {
         unlink(path)
     }
 
+    /// One datagram and its sender's credentials (nil when the kernel attached none), or nil when none is waiting.
+    static func receive(_ fd: Int32, _ buffer: inout [UInt8]) -> (Int, PeerCredentials?)? {
+        let controlSize = MemoryLayout<cmsghdr>.size + MemoryLayout<PeerCredentials>.size + 16
+        var control = [UInt8](repeating: 0, count: controlSize)
+        return buffer.withUnsafeMutableBytes { data -> (Int, PeerCredentials?)? in
+            control.withUnsafeMutableBytes { controlBytes -> (Int, PeerCredentials?)? in
+                var vector = iovec(iov_base: data.baseAddress, iov_len: data.count)
+                return withUnsafeMutablePointer(to: &vector) { vectorPointer -> (Int, PeerCredentials?)? in
+                    var message = msghdr()
+                    message.msg_iov = vectorPointer
+                    message.msg_iovlen = 1
+                    message.msg_control = controlBytes.baseAddress
+                    message.msg_controllen = controlBytes.count
+                    let count = recvmsg(fd, &message, Int32(MSG_DONTWAIT))
+                    guard count >= 0 else { return nil }
+                    // The credentials sit in the first control message (SOL_SOCKET, SCM_CREDENTIALS).
+                    guard message.msg_controllen >= MemoryLayout<cmsghdr>.size, let base = controlBytes.baseAddress else { return (count, nil) }
+                    let header = base.load(as: cmsghdr.self)
+                    guard header.cmsg_level == SOL_SOCKET, header.cmsg_type == PeerCredentials.scmCredentials,
+                        header.cmsg_len >= MemoryLayout<cmsghdr>.size + MemoryLayout<PeerCredentials>.size
+                    else { return (count, nil) }
+                    // cmsghdr is 16 bytes on 64-bit Linux, already aligned for ucred.
+                    let credentials = base.loadUnaligned(fromByteOffset: MemoryLayout<cmsghdr>.size, as: PeerCredentials.self)
+                    return (count, credentials)
+                }
+            }
+        }
+    }
+
     static func fill(_ address: inout sockaddr_un, _ path: String) -> Bool {
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
@@ -173,6 +268,17 @@ final class AlertSocket: @unchecked Sendable {
         }
         return true
     }
+}
+
+/// Linux's `struct ucred` (pid, uid, gid), which glibc declares only under _GNU_SOURCE, and the constants that
+/// go with it (`SO_PASSCRED`, `SCM_CREDENTIALS`).
+struct PeerCredentials {
+    var pid: Int32
+    var uid: UInt32
+    var gid: UInt32
+
+    static let soPassCred: Int32 = 16
+    static let scmCredentials: Int32 = 2
 }
 
 /// Keeps one of each node or fencing alert that every node's Pacemaker raises, within a window.
