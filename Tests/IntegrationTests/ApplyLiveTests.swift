@@ -161,10 +161,11 @@ struct ApplyLiveTests {
         #expect(killedMidway >= 5, "only \(killedMidway) of 20 applies were killed before they ended; outcomes \(outcomes)")
         // A killed apply leaves its private folder (CIB copies, fence passwords and all); the next apply removes
         // every folder whose lock nobody holds.
-        let abandoned = Self.abandonedWorkspaces()
+        // The workspaces live in khactl's private folder: /run/khactl/apply inside the node (its own /run).
+        let folder = "\(node.root.path)/lab/node1/run/khactl/apply"
+        let abandoned = Self.abandonedWorkspaces(in: folder)
         // Whether or not a kill landed while a folder existed: one folder as a killed apply leaves it, and one
         // whose lock this test holds, as a running apply in another PID namespace would.
-        let folder = FileManager.default.temporaryDirectory.path
         let dead = "\(folder)/khactl-apply-dead\(UUID().uuidString.prefix(6))"
         let busy = "\(folder)/khactl-apply-busy\(UUID().uuidString.prefix(6))"
         for path in [dead, busy] {
@@ -178,15 +179,14 @@ struct ApplyLiveTests {
             try? FileManager.default.removeItem(atPath: busy)
         }
         #expect(try node.khactl(["apply", "-f", specA]).status == 0)
-        #expect(Self.abandonedWorkspaces() == [], "left behind by killed applies: \(abandoned)")
+        #expect(Self.abandonedWorkspaces(in: folder) == [], "left behind by killed applies: \(abandoned)")
         #expect(!FileManager.default.fileExists(atPath: dead), "an abandoned folder was not removed")
         #expect(FileManager.default.fileExists(atPath: busy), "a folder whose lock is held was removed")
         print("killed applies: \(killedMidway)/20 killed midway; outcomes \(outcomes.joined()); \(abandoned.count) folder(s) left, then removed")
     }
 
-    /// The apply workspaces in the temporary folder whose lock is free.
-    static func abandonedWorkspaces() -> [String] {
-        let folder = FileManager.default.temporaryDirectory.path
+    /// The apply workspaces in `folder` whose lock is free.
+    static func abandonedWorkspaces(in folder: String) -> [String] {
         return ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { entry in
             guard entry.hasPrefix("khactl-apply-"), !entry.hasPrefix("khactl-apply-test-") else { return false }
             let fd = open("\(folder)/\(entry)/.lock", O_RDWR)

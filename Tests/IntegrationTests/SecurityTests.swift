@@ -82,6 +82,41 @@ struct SecurityTests {
         #expect(received.refusals.value.count < 20, "\(received.refusals.value.count) log lines")
     }
 
+    @Test("finding 1: an alert multicast into the watchers' group without the cluster's key is refused and logged; a relayed one is taken")
+    func forgedRelayedAlert() async throws {
+        try await withCorosync { node in
+            let scratch = try Scratch()
+            defer { scratch.remove() }
+            let log = "\(scratch.path)/watch.log"
+            let watcher = try ChildProcess.spawn(
+                productsDirectory.appendingPathComponent("khactl").path,
+                [
+                    "watch", "--alerts", "--output", "json", "--netns", node.namespacePath, "--alert-socket", "\(scratch.path)/alerts.sock",
+                    "--authkey", node.scratch.appendingPathComponent("etc/authkey").path,
+                ], log: log)
+            defer { watcher.terminate(grace: 1) }
+            func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+            func wait(_ what: String, _ condition: () -> Bool) throws {
+                for _ in 0..<100 where !condition() { usleep(100_000) }
+                guard condition() else { throw TestSetupError("timed out waiting for \(what): \(logText())") }
+            }
+            try wait("the watcher's join") { logText().contains(#""kind":"cpg""#) }
+            // A genuine alert, as Pacemaker's agent (root here) sends it: relayed through the group, authenticated.
+            let genuine = #"{"environment":{"CRM_alert_kind":"node","CRM_alert_node":"genuine","CRM_alert_desc":"lost"},"from":"alpha"}"#
+            #expect(try runTool(Self.sender("\(scratch.path)/alerts.sock", payload: genuine)[0], Array(Self.sender("\(scratch.path)/alerts.sock", payload: genuine).dropFirst())).status == 0)
+            try wait("the genuine alert") { logText().contains(#""target":"genuine""#) }
+            // A member without the key multicasts a well-formed alert of the old, unauthenticated format.
+            let forged = #"{"environment":{"CRM_alert_kind":"fencing","CRM_alert_node":"forged","CRM_alert_desc":"off"},"from":"alpha"}"#
+            let peer = try runTool(
+                "/usr/bin/timeout", ["3", productsDirectory.appendingPathComponent("cpg-peer").path, node.namespacePath, "khactl-watch", forged, "1", "2"],
+                environment: ["CPG_PEER_RAW": "1"])
+            #expect(peer.stdout.contains("ready"), "\(peer.stderr)")
+            try wait("the refusal") { logText().contains("was refused: not an alert authenticated with the cluster's key (1 refused so far)") }
+            #expect(!logText().contains(#""target":"forged""#), "a forged alert was emitted: \(logText())")
+            #expect(logText().components(separatedBy: #""target":"genuine""#).count == 2, "the genuine alert once: \(logText())")
+        }
+    }
+
     @Test("finding 2: a folder planted in /tmp by nobody, and a link planted in khactl's own folder, survive root's apply")
     func plantedFolders() throws {
         let scratch = try Scratch()
@@ -256,16 +291,17 @@ struct SecurityTests {
         let apply = try runKhactl(["apply", "-f", spec], environment: ["CIB_file": decoy.path, "CIB_shadow": "decoy"])
         #expect(apply.status == 1, "\(apply.stdout) \(apply.stderr)")
         #expect(decoy.epoch == epoch, "the apply wrote to CIB_file from its environment")
-        // A process called corosync, run by nobody, does not make bootstrap think corosync runs.
-        let fake = "\(scratch.path)/corosync"
+        // A process with a daemon's name, run by nobody, does not make bootstrap think the daemon runs (a name of
+        // the test's own, so that a corosync another test started does not count).
+        let fake = "\(scratch.path)/khfakecorosync"
         try FileManager.default.copyItem(atPath: "/bin/sleep", toPath: fake)
         let impostor = try startProcess("/usr/bin/setpriv", ["--reuid", "nobody", "--regid", "nogroup", "--clear-groups", "--", fake, "5"])
         usleep(300_000)
-        #expect(Bootstrap.running("corosync") == false)
+        #expect(Bootstrap.running("khfakecorosync") == false)
         _ = try? impostor.finish(timeout: 10)
         let genuine = try startProcess(fake, ["2"])
         usleep(300_000)
-        #expect(Bootstrap.running("corosync") == true)
+        #expect(Bootstrap.running("khfakecorosync") == true)
         _ = try? genuine.finish(timeout: 10)
     }
 }

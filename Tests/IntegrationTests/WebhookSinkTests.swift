@@ -238,7 +238,10 @@ struct WebhookSinkTests {
             let watcher = try ChildProcess.spawn(
                 productsDirectory.appendingPathComponent("khactl").path,
                 // The alert socket in the test's folder, not the host's /run.
-                arguments + ["--netns", node.namespacePath, "--alert-socket", "\(credentials.folder)/alerts.sock"], log: log)
+                arguments + [
+                    "--netns", node.namespacePath, "--alert-socket", "\(credentials.folder)/alerts.sock",
+                    "--authkey", node.scratch.appendingPathComponent("etc/authkey").path,
+                ], log: log)
             defer { watcher.terminate(grace: 1) }
             // membership, quorum and the watcher's own join, emitted by the only (so leading) watcher.
             let requests = try await receiver.wait(for: "the first 3 events") { $0.count >= 3 }

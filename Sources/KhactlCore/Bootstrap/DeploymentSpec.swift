@@ -69,15 +69,7 @@ public struct DeploymentSpec: Sendable {
     /// Reads a spec file.
     /// - Throws: `SpecLoadError` with every located problem of the whole file.
     public static func load(path: String) throws -> DeploymentSpec {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw SpecLoadError(
-                code: "io", issues: [SpecIssue(location: SpecLocation(file: path, line: 1, column: 1), path: "", message: "cannot read the file")],
-                underlying: "\(error)")
-        }
-        return try parse(text, file: path)
+        try parse(try SpecFile.readText(path), file: path)
     }
 
     /// Reads a spec from text.

@@ -96,33 +96,59 @@ public struct ClusterEventSource: Sendable {
     /// Creates a source.
     /// Where Pacemaker's alerts arrive (`khactl alert install`); nil: no alerts.
     public let alertSocket: String?
+    /// The key that authenticates alerts relayed between watchers (from corosync's authkey); without it, alerts
+    /// are neither relayed nor taken from the group.
+    public let alertKey: WatcherKey?
 
     public init(
         endpoint: CorosyncEndpoint = .local,
         group: CPGGroupName = ClusterEventSource.defaultGroup,
         reconnect: Bool = false,
         maximumBackoff: Duration = .seconds(2),
-        alertSocket: String? = nil
+        alertSocket: String? = nil,
+        alertKey: WatcherKey? = nil
     ) {
         self.endpoint = endpoint
         self.group = group
         self.reconnect = reconnect
         self.maximumBackoff = maximumBackoff
         self.alertSocket = alertSocket
+        self.alertKey = alertKey
     }
 
-    /// The CPG handle alerts are relayed through, while connected.
+    /// The CPG handle alerts are relayed through, while connected, and the key that authenticates them.
     private final class Relay: Sendable {
-        let cpg = Mutex<CPG?>(nil)
+        let cpg = Mutex<(handle: CPG, me: CPGMember)?>(nil)
         let dropped = Mutex(0)
+        let refused = Mutex(0)
         let duplicates = Mutex(AlertDeduplicator())
+        let key: WatcherKey?
+
+        init(key: WatcherKey?) { self.key = key }
 
         func send(_ alert: PacemakerAlert) {
             let sent = cpg.withLock { cpg -> Bool in
-                guard let cpg else { return false }
-                return (try? cpg.send(alert.encoded())) != nil
+                guard let cpg, let key else { return false }
+                return (try? cpg.handle.send(key.seal(alert.encoded(), sender: cpg.me))) != nil
             }
             if !sent { dropped.withLock { $0 += 1 } }
+        }
+
+        /// The alert in a message from another watcher, if it is one and its code verifies.
+        func receive(_ message: CPGMessage) -> PacemakerAlert? {
+            guard let key, let payload = key.open(message.bytes, sender: message.sender), let alert = PacemakerAlert.decode(payload) else {
+                let count = refused.withLock { value -> Int in
+                    value += 1
+                    return value
+                }
+                // Logged on the 1st, 2nd, 4th, ... refusal.
+                if count & (count - 1) == 0 {
+                    FileHandle.standardError.write(Data(
+                        "khactl watch: a message in the watchers' group from node \(message.sender.nodeID.rawValue) pid \(message.sender.pid) was refused: not an alert authenticated with the cluster's key (\(count) refused so far)\n".utf8))
+                }
+                return nil
+            }
+            return alert
         }
     }
 
@@ -205,7 +231,7 @@ public struct ClusterEventSource: Sendable {
             case .message(let message):
                 // Every watcher sees the same alerts in the same order, so each keeps the same one of an alert
                 // that every node's Pacemaker raised.
-                guard let alert = PacemakerAlert.decode(message.bytes), relay.duplicates.withLock({ $0.admit(alert) })
+                guard let alert = relay.receive(message), relay.duplicates.withLock({ $0.admit(alert) })
                 else { return }
                 gate.yield((node, .alert(alert)))
             default:
@@ -244,7 +270,7 @@ public struct ClusterEventSource: Sendable {
     public func events(
         handler: (@Sendable (NodeID, ClusterEvent) -> Void)? = nil
     ) throws -> AsyncThrowingStream<(node: NodeID, event: ClusterEvent), any Error> {
-        let relay = Relay()
+        let relay = Relay(key: alertKey)
         let (stream, continuation) = AsyncThrowingStream<(node: NodeID, event: ClusterEvent), any Error>.makeStream()
         let emitter = Emitter(continuation, handler: handler)
         let first = try connect(into: emitter, relay: relay)
@@ -264,7 +290,7 @@ public struct ClusterEventSource: Sendable {
             defer { socket?.close() }
             var session = first
             while !Task.isCancelled {
-                relay.cpg.withLock { $0 = session.cpg }
+                relay.cpg.withLock { $0 = (session.cpg, CPGMember(nodeID: session.localNodeID, pid: UInt32(getpid()))) }
                 let failure = await pump(session)
                 relay.cpg.withLock { $0 = nil }
                 session.close()

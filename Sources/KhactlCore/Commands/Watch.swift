@@ -54,6 +54,11 @@ public struct Watch: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The socket alerts arrive on, with --alerts.", valueName: "path"))
     public var alertSocket = PacemakerAlert.defaultSocket
 
+    @Option(help: ArgumentHelp(
+        "corosync's authkey, from which the key that authenticates alerts relayed between watchers is derived (with --alerts).",
+        valueName: "file"))
+    public var authkey = WatcherKey.defaultAuthkey
+
     @Option(
         help: ArgumentHelp(
             "A file holding the webhook's bearer token (e.g. %d/webhook-token with systemd's LoadCredential=). Without it, KHACTL_WEBHOOK_TOKEN is used if set.",
@@ -138,9 +143,18 @@ public struct Watch: AsyncParsableCommand {
         }
         unsetenv(WebhookToken.environmentVariable)
 
+        var alertKey: WatcherKey?
+        if alerts {
+            do {
+                alertKey = try WatcherKey(authkey: authkey)
+            } catch {
+                throw CLIError(
+                    "khactl watch --alerts: cannot use corosync's authkey \(error) (it authenticates the alerts watchers relay to each other; --authkey FILE names another)")
+            }
+        }
         let source = ClusterEventSource(
             endpoint: global.endpoint.endpoint, group: try CPGGroupName(group), reconnect: reconnect,
-            alertSocket: alerts ? alertSocket : nil)
+            alertSocket: alerts ? alertSocket : nil, alertKey: alertKey)
 
         var names: [NodeID: String] = [:]
         if specs.contains(where: { if case .exec = $0 { true } else { false } }),

@@ -33,20 +33,32 @@ public enum SpecFile {
     /// Reads the spec at `path`.
     /// - Throws: `SpecLoadError` naming the file, line, column and key of every problem found.
     public static func load(path: String, extraSections: Set<String> = []) throws -> Spec {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw SpecLoadError(
-                code: "io",
-                issues: [
-                    SpecIssue(
-                        location: SpecLocation(file: path, line: 1, column: 1), path: "",
-                        message: "cannot read the file")
-                ],
-                underlying: "\(error)")
+        try parse(try readText(path), file: path, extraSections: extraSections)
+    }
+
+    /// The largest spec file read, in bytes.
+    public static let maximumSize = 8 * 1024 * 1024
+    /// The most YAML nodes a spec may expand to, aliases counted as many times as they are used.
+    public static let maximumNodes = 1_000_000
+    /// The deepest nesting of YAML collections.
+    public static let maximumDepth = 64
+
+    /// The text of the spec file at `path`; a file larger than ``maximumSize`` is refused before it is read.
+    public static func readText(_ path: String) throws -> String {
+        func failure(_ message: String, _ underlying: String? = nil) -> SpecLoadError {
+            SpecLoadError(
+                code: "io", issues: [SpecIssue(location: SpecLocation(file: path, line: 1, column: 1), path: "", message: message)],
+                underlying: underlying)
         }
-        return try parse(text, file: path, extraSections: extraSections)
+        var info = stat()
+        if stat(path, &info) == 0, Int(info.st_size) > maximumSize {
+            throw failure("the spec is \(info.st_size) bytes; specs larger than \(maximumSize / 1024 / 1024) MiB are refused")
+        }
+        do {
+            return try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw failure("cannot read the file", "\(error)")
+        }
     }
 
     /// Reads a spec from text; `file` names it in messages.
@@ -56,7 +68,9 @@ public enum SpecFile {
     public static func parse(_ text: String, file: String = "<input>", extraSections: Set<String> = []) throws -> Spec {
         let root: YNode?
         do {
+            try checkLimits(text, file: file)
             root = try Yams.compose(yaml: text)
+            if let root { try checkExpansion(root, file: file) }
         } catch let error as YamlError {
             throw SpecLoadError(code: "syntax", issues: [syntaxIssue(error, file: file)], underlying: "\(error)")
         } catch {
@@ -72,6 +86,80 @@ public enum SpecFile {
             throw SpecLoadError(code: "structure", issues: compiler.reader.issues)
         }
         return spec
+    }
+
+    /// Refuses text over ``maximumSize`` and nesting deeper than ``maximumDepth`` before the YAML parser sees it
+    /// (a 10,000-deep document would take the recursive composer down): flow collections are counted by their
+    /// brackets outside quotes, block collections by indentation (two columns a level at the least).
+    static func checkLimits(_ text: String, file: String) throws {
+        func refuse(_ line: Int, _ message: String) -> SpecLoadError {
+            SpecLoadError(code: "limits", issues: [SpecIssue(location: SpecLocation(file: file, line: line, column: 1), path: "", message: message)])
+        }
+        if text.utf8.count > maximumSize {
+            throw refuse(1, "the spec is \(text.utf8.count) bytes; specs larger than \(maximumSize / 1024 / 1024) MiB are refused")
+        }
+        var depth = 0
+        var line = 1
+        var indentation = 0
+        var atLineStart = true
+        var quote: UInt8? = nil
+        var comment = false
+        for byte in text.utf8 {
+            if byte == 0x0a {
+                line += 1
+                atLineStart = true
+                indentation = 0
+                comment = false
+                if quote == UInt8(ascii: "'") || quote == UInt8(ascii: "\"") { continue }
+                continue
+            }
+            if atLineStart {
+                if byte == 0x20 || byte == UInt8(ascii: "-") {
+                    indentation += 1
+                    if indentation > 2 * maximumDepth {
+                        throw refuse(line, "the spec nests deeper than \(maximumDepth) levels (indented more than \(2 * maximumDepth) columns)")
+                    }
+                    continue
+                }
+                atLineStart = false
+            }
+            if comment { continue }
+            if let open = quote {
+                if byte == open { quote = nil }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "#"): comment = true
+            case UInt8(ascii: "'"), UInt8(ascii: "\""): quote = byte
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                if depth > maximumDepth { throw refuse(line, "the spec nests deeper than \(maximumDepth) levels") }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth = max(0, depth - 1)
+            default: break
+            }
+        }
+    }
+
+    /// Refuses a tree that expands to more than ``maximumNodes`` nodes: an alias is counted as many times as it is
+    /// used, so an alias bomb ("billion laughs") is stopped after at most that many steps, before any reader walks it.
+    static func checkExpansion(_ root: YNode, file: String) throws {
+        var budget = maximumNodes
+        func walk(_ node: YNode) -> Bool {
+            budget -= 1
+            if budget < 0 { return false }
+            switch node {
+            case .scalar, .alias: return true
+            case .sequence(let sequence): return sequence.allSatisfy(walk)
+            case .mapping(let mapping): return mapping.allSatisfy { walk($0.key) && walk($0.value) }
+            }
+        }
+        guard walk(root) else {
+            throw SpecLoadError(
+                code: "limits",
+                issues: [SpecIssue(
+                    location: SpecLocation(file: file, line: 1, column: 1), path: "",
+                    message: "the spec expands to more than \(maximumNodes) YAML nodes (aliases counted where they are used); refused")])
+        }
     }
 
     static func syntaxIssue(_ error: YamlError, file: String) -> SpecIssue {

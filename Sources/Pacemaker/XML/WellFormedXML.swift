@@ -29,6 +29,11 @@ public enum WellFormedXML {
         guard data.contains(where: { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0a || $0 == 0x0d) }) else {
             throw MalformedXMLError(line: 0, column: 0, reason: "the input is empty")
         }
+        // No CIB or crm_mon output has a document type; one with entities could make the parser expand them
+        // without end ("billion laughs") or read files.
+        for marker in ["<!DOCTYPE", "<!ENTITY"] where data.range(of: Data(marker.utf8)) != nil {
+            throw MalformedXMLError(line: 0, column: 0, reason: "a \(marker) declaration is not allowed")
+        }
         let parser = XMLParser(data: data)
         let parsed = parser.parse()
         if !parsed || parser.parserError != nil {

@@ -2,6 +2,8 @@
 //
 //   cpg-peer NETNS GROUP TAG COUNT MEMBERS
 //
+// With CPG_PEER_RAW=1 in its environment it sends TAG itself, COUNT times (a forged message, for the tests).
+//
 // Joins GROUP through the corosync in network namespace NETNS, prints `ready NODEID PID`, waits until the
 // group has MEMBERS members, multicasts COUNT messages `TAG-0` ... and prints every delivered message as
 // `msg PAYLOAD` and every configuration change as `confchg MEMBERS`. Runs until killed.
@@ -29,8 +31,9 @@ do {
             emit("confchg \(change.members.count)")
             if !sent && change.members.count >= wanted {
                 sent = true
+                let raw = ProcessInfo.processInfo.environment["CPG_PEER_RAW"] == "1"
                 for index in 0..<count {
-                    try cpg.send(Array("\(arguments[3])-\(index)".utf8))
+                    try cpg.send(Array((raw ? arguments[3] : "\(arguments[3])-\(index)").utf8))
                 }
             }
         case .message(let message):
