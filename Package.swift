@@ -72,3 +72,10 @@ let package = Package(
         ),
     ]
 )
+
+// The fuzz targets (Scripts/fuzz.sh): built only with KHACTL_FUZZ set, with -sanitize=fuzzer, whose libFuzzer
+// brings the main function.
+if Context.environment["KHACTL_FUZZ"] != nil {
+    package.targets.append(.executableTarget(name: "khactl-fuzz", dependencies: ["KhactlCore", "Pacemaker"], path: "Fuzz/khactl-fuzz"))
+    package.products.append(.executable(name: "khactl-fuzz", targets: ["khactl-fuzz"]))
+}

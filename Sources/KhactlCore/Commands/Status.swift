@@ -1,6 +1,7 @@
 import ArgumentParser
 import ClusterExec
 import Foundation
+import Pacemaker
 
 /// `khactl status`: nodes, resources and failed actions, from `crm_mon --output-as=xml` (never its text).
 public struct Status: AsyncParsableCommand {

@@ -193,7 +193,7 @@ public struct ClusterOperations: Sendable {
         var arguments = ["--move", "--resource", resource]
         if let node { arguments += ["--node", node] }
         try await checked(Command("crm_resource", arguments))
-        if let node { return "cli-prefer-\(resource)" }
+        if node != nil { return "cli-prefer-\(resource)" }
         return "cli-ban-\(resource)-on-\(holder.first ?? "")"
     }
 

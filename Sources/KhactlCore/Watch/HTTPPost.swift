@@ -177,11 +177,7 @@ private final class Exchange: Sendable {
         var chunk = [UInt8](repeating: 0, count: 4096)
         let limit = 16384
         while true {
-            while let end = Exchange.headEnd(in: buffer) {
-                let status = try Exchange.status(of: buffer[..<end], target: target)
-                buffer.removeFirst(end + 4)
-                if status >= 200 { return status }
-            }
+            if let status = try HTTPResponseHead.finalStatus(in: &buffer, target: target) { return status }
             guard buffer.count < limit else {
                 throw WebhookError(.malformedResponse, "\(target.hostHeader) sent a response head over 16 KiB")
             }
@@ -196,27 +192,6 @@ private final class Exchange: Sendable {
                 throw WebhookError(.io, "receiving from \(target.hostHeader) failed: \(String(cString: strerror(errno)))")
             }
         }
-    }
-
-    private static func headEnd(in buffer: [UInt8]) -> Int? {
-        guard buffer.count >= 4 else { return nil }
-        for index in 0...(buffer.count - 4)
-        where buffer[index] == 13 && buffer[index + 1] == 10 && buffer[index + 2] == 13 && buffer[index + 3] == 10 {
-            return index
-        }
-        return nil
-    }
-
-    /// The status code of a response head (`HTTP/1.1 503 Service Unavailable`).
-    private static func status(of head: ArraySlice<UInt8>, target: WebhookTarget) throws(WebhookError) -> Int {
-        let line = String(decoding: head.prefix { $0 != 13 }, as: UTF8.self)
-        let parts = line.split(separator: " ", maxSplits: 2)
-        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), parts[1].count == 3, let status = Int(parts[1]),
-            (100...599).contains(status)
-        else {
-            throw WebhookError(.malformedResponse, "\(target.hostHeader) did not answer with HTTP/1.x: \(line.prefix(80))")
-        }
-        return status
     }
 
     /// Waits until `socketFD` is ready for `events`; throws on the deadline or on cancellation.
@@ -235,5 +210,40 @@ private final class Exchange: Sendable {
             if fds[1].revents != 0 { throw WebhookError(.cancelled, "cancelled \(what)") }
             if fds[0].revents != 0 { return }
         }
+    }
+}
+
+/// The webhook client's response parser: status lines of HTTP/1.x response heads.
+enum HTTPResponseHead {
+    /// Takes the complete response heads off the front of `buffer` and returns the first final (non-1xx) status,
+    /// or nil when more bytes are needed. The webhook client's whole response parser (fuzzed: Scripts/fuzz.sh).
+    static func finalStatus(in buffer: inout [UInt8], target: WebhookTarget) throws(WebhookError) -> Int? {
+        while let end = headEnd(in: buffer) {
+            let status = try status(of: buffer[..<end], target: target)
+            buffer.removeFirst(end + 4)
+            if status >= 200 { return status }
+        }
+        return nil
+    }
+
+    static func headEnd(in buffer: [UInt8]) -> Int? {
+        guard buffer.count >= 4 else { return nil }
+        for index in 0...(buffer.count - 4)
+        where buffer[index] == 13 && buffer[index + 1] == 10 && buffer[index + 2] == 13 && buffer[index + 3] == 10 {
+            return index
+        }
+        return nil
+    }
+
+    /// The status code of a response head (`HTTP/1.1 503 Service Unavailable`).
+    static func status(of head: ArraySlice<UInt8>, target: WebhookTarget) throws(WebhookError) -> Int {
+        let line = String(decoding: head.prefix { $0 != 13 }, as: UTF8.self)
+        let parts = line.split(separator: " ", maxSplits: 2)
+        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), parts[1].count == 3, let status = Int(parts[1]),
+            (100...599).contains(status)
+        else {
+            throw WebhookError(.malformedResponse, "\(target.hostHeader) did not answer with HTTP/1.x: \(line.prefix(80))")
+        }
+        return status
     }
 }

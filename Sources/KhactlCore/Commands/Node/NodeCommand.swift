@@ -1,6 +1,7 @@
 import ArgumentParser
 import ClusterExec
 import Foundation
+import Pacemaker
 
 /// `khactl node`: a controller's state in the running cluster.
 public struct NodeCommand: AsyncParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ClusterExec
 import Foundation
+import Pacemaker
 
 /// `khactl resource`: move, ban, clear, cleanup.
 public struct ResourceCommand: AsyncParsableCommand {

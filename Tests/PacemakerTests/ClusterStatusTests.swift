@@ -1,5 +1,5 @@
 import Foundation
-import KhactlCore
+import Pacemaker
 import Testing
 
 /// `ClusterStatus` reads crm_mon's XML (never its text): checked on output captured from a lab.
