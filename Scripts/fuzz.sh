@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes one of khactl's parsers of untrusted input with libFuzzer (Swift's -sanitize=fuzzer,address).
-#   Scripts/fuzz.sh TARGET SECONDS      TARGET: spec-yaml spec-json cib crm-mon alert webhook
+#   Scripts/fuzz.sh TARGET SECONDS      TARGET: spec-yaml spec-json cib crm-mon alert
 # The corpus starts from Fixtures/ (and ../shared's CIB sample when it is there) and grows in
 # .build-fuzz/corpus/TARGET; crashes, hangs and out-of-memory inputs land in .build-fuzz/findings/TARGET, each of
 # which becomes a regression test (Tests/IntegrationTests/FuzzRegressionTests.swift reads Fixtures/fuzz/).
@@ -26,10 +26,10 @@ case "$target" in
     crm-mon) seed Fixtures/crm_mon/*.xml ;;
     alert) printf '%s' '{"environment":{"CRM_alert_kind":"node","CRM_alert_node":"node3","CRM_alert_desc":"lost"},"from":"node1"}' >"$corpus/seed-node"
            printf '%s' '{"environment":{"CRM_alert_kind":"resource","CRM_alert_rsc":"vip","CRM_alert_task":"start","CRM_alert_rc":"0"},"from":"node2"}' >"$corpus/seed-resource" ;;
-    webhook) printf 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nServer: x\r\n\r\n' >"$corpus/seed-continue"
-             printf 'HTTP/1.0 503 Service Unavailable\r\nRetry-After: 1\r\n\r\n' >"$corpus/seed-503" ;;
     *) echo "unknown target $target" >&2; exit 2 ;;
 esac
 # -rss_limit_mb: an input that makes a parser take more than 512 MiB is a finding, as is one slower than 5 s.
-KHACTL_FUZZ_TARGET=$target "$binary" "$corpus" -max_total_time="$seconds" -rss_limit_mb=512 -timeout=5 \
+# -detect_leaks=0: FoundationXML's XMLDocument on Linux leaks on every parse (found by the first runs: 16-95 KB
+# per CIB or crm_mon document, inside swift-corelibs-foundation), which would stop every run at its first input.
+KHACTL_FUZZ_TARGET=$target "$binary" "$corpus" -max_total_time="$seconds" -rss_limit_mb=512 -timeout=5 -detect_leaks=0 \
     -max_len=65536 -artifact_prefix="$findings/" -print_final_stats=1 2>&1 | tail -25

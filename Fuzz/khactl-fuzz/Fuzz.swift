@@ -7,7 +7,6 @@
 //   cib         the CIB parser (CIBParser.parse)
 //   crm-mon     the crm_mon XML reader (ClusterStatus)
 //   alert       the alert datagram decoder (PacemakerAlert.decode)
-//   webhook     the webhook client's response parser (HTTPResponseHead.finalStatus)
 import Foundation
 import KhactlCore
 

@@ -5,7 +5,7 @@ import Pacemaker
 /// and the corpus regression tests run the same code.
 package enum ParserFuzzing {
     /// The targets.
-    package static let targets = ["spec-yaml", "spec-json", "cib", "crm-mon", "alert", "webhook"]
+    package static let targets = ["spec-yaml", "spec-json", "cib", "crm-mon", "alert"]
 
     /// Runs the parser of `target` (and what reads its result) on `bytes`; errors are expected, crashes not.
     package static func run(_ target: String, _ bytes: [UInt8]) {
@@ -21,11 +21,6 @@ package enum ParserFuzzing {
             if let status = try? ClusterStatus(xml: String(decoding: bytes, as: UTF8.self)) { _ = status.placements }
         case "alert":
             if let alert = PacemakerAlert.decode(bytes) { _ = AlertAgentSink.alerts(for: .alert(alert), names: [:]) }
-        case "webhook":
-            var buffer = bytes
-            if let target = try? WebhookTarget(parsing: "http://127.0.0.1:9/x") {
-                while (try? HTTPResponseHead.finalStatus(in: &buffer, target: target)) ?? nil != nil {}
-            }
         default:
             preconditionFailure("unknown fuzz target \(target)")
         }

@@ -65,6 +65,116 @@ struct WebhookSinkTests {
         }
     }
 
+    /// A test CA, a certificate for 127.0.0.1 only (no host name) signed by it, and an HTTPS receiver on loopback
+    /// (python's http.server with ssl) that appends each request as a JSON line to a file and answers 204.
+    final class HTTPSReceiver {
+        let folder: String
+        let port: Int
+        let process: Process
+        var caFile: String { "\(folder)/ca.pem" }
+        var requestsFile: String { "\(folder)/requests.jsonl" }
+
+        init() throws {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("khactl-https-\(UUID().uuidString.prefix(8))").path
+            self.folder = folder
+            let caFile = "\(folder)/ca.pem"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            func openssl(_ arguments: [String]) throws {
+                let result = try runTool("/usr/bin/openssl", arguments)
+                guard result.status == 0 else { throw TestSetupError("openssl \(arguments.first ?? ""): \(result.stderr)") }
+            }
+            try openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(folder)/ca.key", "-out", caFile, "-days", "1", "-subj", "/CN=khactl test CA"])
+            try openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(folder)/server.key", "-out", "\(folder)/server.csr", "-subj", "/CN=127.0.0.1"])
+            try "subjectAltName=IP:127.0.0.1\n".write(toFile: "\(folder)/san.ext", atomically: true, encoding: .utf8)
+            try openssl([
+                "x509", "-req", "-in", "\(folder)/server.csr", "-CA", caFile, "-CAkey", "\(folder)/ca.key", "-CAcreateserial",
+                "-out", "\(folder)/server.pem", "-days", "1", "-extfile", "\(folder)/san.ext",
+            ])
+            let script = """
+                import http.server, json, ssl, sys
+                class Handler(http.server.BaseHTTPRequestHandler):
+                    protocol_version = "HTTP/1.1"
+                    def do_POST(self):
+                        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                        with open(sys.argv[3], "a") as out:
+                            out.write(json.dumps({"target": self.path, "authorization": self.headers.get("Authorization"), "body": body.decode()}) + "\\n")
+                        self.send_response(204)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                    def log_message(self, *args):
+                        pass
+                server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                context.load_cert_chain(sys.argv[1], sys.argv[2])
+                server.socket = context.wrap_socket(server.socket, server_side=True)
+                print(server.server_address[1], flush=True)
+                server.serve_forever()
+                """
+            process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            process.arguments = ["-c", script, "\(folder)/server.pem", "\(folder)/server.key", "\(folder)/requests.jsonl"]
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            let line = String(decoding: output.fileHandleForReading.availableDataOrLine(), as: UTF8.self)
+            guard let port = Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) else { throw TestSetupError("receiver: \(line)") }
+            self.port = port
+        }
+
+        var requests: [[String: Any]] {
+            ((try? String(contentsOfFile: requestsFile, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+        }
+
+        func stop() {
+            // SIGKILL: a child of Foundation's Process keeps the test thread's blocked signals, SIGTERM included.
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            try? FileManager.default.removeItem(atPath: folder)
+        }
+    }
+
+    @Test("https: delivered with --webhook-ca-file; without it refused, failed, no request and no token sent")
+    func https() async throws {
+        let receiver = try HTTPSReceiver()
+        defer { receiver.stop() }
+        let secret = try Self.tokenFile()
+        defer { try? FileManager.default.removeItem(atPath: secret.folder) }
+        try await withCorosync { node in
+            func watch(_ url: String, _ extra: [String]) throws -> CommandResult {
+                try runKhactl(
+                    ["watch", "--output", "json", "--count", "2", "--sink", "stdout", "--sink", "webhook:\(url)", "--webhook-token-file", secret.path,
+                     "--netns", node.namespacePath] + extra, timeout: 60)
+            }
+            let delivered = try watch("https://127.0.0.1:\(receiver.port)/hooks/khactl", ["--webhook-ca-file", receiver.caFile])
+            #expect(delivered.status == 0, "\(delivered.stderr)")
+            let requests = receiver.requests
+            #expect(requests.count == 2, "\(requests)")
+            #expect(requests.allSatisfy { $0["target"] as? String == "/hooks/khactl" && $0["authorization"] as? String == "Bearer \(secret.token)" })
+            #expect(requests.compactMap { $0["body"] as? String } == delivered.stdoutLines)
+            let deliveredCounts = try Self.summary(in: delivered.stderr)
+            #expect(deliveredCounts.delivered == 2 && deliveredCounts.failed == 0)
+            // The system's trust store does not know the test CA.
+            for (url, extra) in [("https://127.0.0.1:\(receiver.port)/hooks/khactl", [String]())] {
+                let refused = try watch(url, extra)
+                #expect(refused.status == 0, "\(refused.stderr)")
+                #expect(refused.stderr.contains("TLS with") && refused.stderr.contains("failed"), "\(refused.stderr)")
+                let counts = try Self.summary(in: refused.stderr)
+                // Failed at once, not retried; an event still queued when --count ended the watch is abandoned.
+                #expect(counts.received == 2 && counts.delivered == 0 && counts.failed >= 1 && counts.failed + counts.abandoned == 2, "\(refused.stderr)")
+                #expect(counts.retries == 0, "\(refused.stderr)")
+                #expect(receiver.requests.count == 2, "a request reached the receiver without a trusted certificate")
+                #expect(!refused.stderr.contains(secret.token))
+            }
+            // A CA file that is not PEM: a clear error before anything starts.
+            let bad = try watch("https://127.0.0.1:\(receiver.port)/", ["--webhook-ca-file", secret.path])
+            #expect(bad.status == 1)
+            #expect(bad.stderr.contains("--webhook-ca-file \(secret.path): not a readable PEM file of CA certificates"), "\(bad.stderr)")
+            #expect(!bad.stderr.contains(secret.token))
+        }
+    }
+
     @Test("A token given only through KHACTL_WEBHOOK_TOKEN is sent, and never printed")
     func tokenFromEnvironment() async throws {
         let receiver = try WebhookReceiver()
@@ -259,8 +369,8 @@ struct WebhookSinkTests {
     @Test(
         "Bad webhook arguments: a clear message, non-zero exit, nothing started",
         arguments: [
-            (["--sink", "webhook:notaurl"], "webhook URL \"notaurl\" is not an http:// URL"),
-            (["--sink", "webhook:https://example.com/hook"], "scheme https is not supported"),
+            (["--sink", "webhook:notaurl"], "webhook URL \"notaurl\" is not an http:// or https:// URL"),
+            (["--sink", "webhook:ftp://example.com/hook"], "scheme ftp is not supported; use https:// or http://"),
             (["--sink", "webhook:http://"], "names no host"),
             (["--sink", "webhook:http://alice:hunter2@127.0.0.1/"], "carries credentials"),
             (["--sink", "webhook:http://127.0.0.1:9/", "--webhook-token-file", "/nonexistent/token"],
@@ -292,7 +402,7 @@ struct WebhookSinkTests {
     func slowReceiverInProcess() async throws {
         let receiver = try WebhookReceiver(delay: .seconds(2))
         defer { receiver.stop() }
-        let sink = WebhookSink(
+        let sink = try WebhookSink(
             target: try WebhookTarget(parsing: "\(receiver.url)/"), token: nil, capacity: 8,
             logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
         let record = WatchRecord(.disconnected(reason: "test"), node: NodeID(1))
@@ -364,4 +474,17 @@ func waitForExit(_ pid: pid_t, timeout: Duration) -> Int32? {
         usleep(5_000)
     }
     return nil
+}
+
+extension FileHandle {
+    /// Bytes up to and including the first newline (or what there is at end of file).
+    fileprivate func availableDataOrLine() -> Data {
+        var data = Data()
+        while true {
+            let byte = readData(ofLength: 1)
+            if byte.isEmpty { return data }
+            data.append(byte)
+            if byte.first == 0x0a { return data }
+        }
+    }
 }

@@ -68,8 +68,13 @@ public struct Watch: AsyncParsableCommand {
     @Option(help: "Attempts per event for webhook sinks (retries use exponential backoff with jitter).")
     public var webhookAttempts = RetryPolicy.webhookDefault.attempts
 
-    @Option(help: ArgumentHelp("The limit of one webhook attempt (connect, send, response line).", valueName: "seconds"))
+    @Option(help: ArgumentHelp("The limit of one webhook attempt (connect, TLS, send, response).", valueName: "seconds"))
     public var webhookTimeout: Double = 5
+
+    @Option(
+        name: .customLong("webhook-ca-file"),
+        help: ArgumentHelp("PEM CA certificates that https webhook receivers are verified against, instead of the system's.", valueName: "file"))
+    public var webhookCAFile: String?
 
     @Option(help: "Events (alerts for exec:) each queued sink holds; beyond it the oldest are dropped and counted.")
     public var sinkQueue = 256
@@ -166,16 +171,22 @@ public struct Watch: AsyncParsableCommand {
         let policy = RetryPolicy(
             attempts: webhookAttempts, baseDelay: RetryPolicy.webhookDefault.baseDelay,
             maximumDelay: RetryPolicy.webhookDefault.maximumDelay)
-        let queued: [any QueuedSink] = specs.compactMap { spec in
+        var queued: [any QueuedSink] = []
+        for spec in specs {
             switch spec {
             case .stdout:
-                return nil
+                break
             case .exec(let path):
-                return AlertAgentSink(path: path, recipient: recipient, names: names, capacity: sinkQueue, logger: logger)
+                queued.append(AlertAgentSink(path: path, recipient: recipient, names: names, capacity: sinkQueue, logger: logger))
             case .webhook(let target):
-                return WebhookSink(
-                    target: target, token: token, policy: policy, timeout: .seconds(webhookTimeout), capacity: sinkQueue,
-                    logger: logger)
+                do {
+                    queued.append(
+                        try WebhookSink(
+                            target: target, token: token, policy: policy, timeout: .seconds(webhookTimeout), capacity: sinkQueue,
+                            caFile: webhookCAFile, logger: logger))
+                } catch {
+                    throw CLIError(error.message)
+                }
             }
         }
         if token == nil, specs.contains(where: { if case .webhook = $0 { true } else { false } }) {

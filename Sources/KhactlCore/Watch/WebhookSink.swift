@@ -7,7 +7,7 @@ import Logging
 /// Events go through a bounded queue (newest kept, drops counted and logged) drained by one worker, one
 /// event at a time, in order. An attempt that fails to connect, times out or gets 408, 429 or 5xx is
 /// retried with ``RetryPolicy`` backoff; any other answer outside 2xx (a 401 for a wrong token, a redirect,
-/// which is not followed) fails the event at once. Either way the worker moves on to the next event.
+/// which is not followed) and a TLS failure (an untrusted certificate, a wrong host name) fail the event at once. Either way the worker moves on to the next event.
 public final class WebhookSink: QueuedSink {
     /// `webhook:URL` (without the query).
     public let name: String
@@ -17,15 +17,16 @@ public final class WebhookSink: QueuedSink {
     private let logger: Logger
 
     /// Starts the sink. `timeout` bounds each attempt; `capacity` is the queue's size.
+    /// `caFile` (PEM CA certificates) replaces the system's trust store for https.
     public init(
         target: WebhookTarget, token: WebhookToken?, policy: RetryPolicy = .webhookDefault,
-        timeout: Duration = .seconds(5), capacity: Int = 256, logger: Logger
-    ) {
+        timeout: Duration = .seconds(5), capacity: Int = 256, caFile: String? = nil, logger: Logger
+    ) throws(WebhookError) {
         let name = "webhook:\(target)"
         self.name = name
         var headers: [HTTPPost.HeaderField] = []
         if let token { headers.append(HTTPPost.HeaderField(name: "Authorization", value: "Bearer \(token.value)")) }
-        self.client = HTTPPost(target: target, headers: headers, timeout: timeout)
+        self.client = try HTTPPost(target: target, headers: headers, timeout: timeout, caFile: caFile)
         self.policy = policy
         var logger = logger
         logger[metadataKey: "sink"] = "\(name)"
@@ -45,7 +46,9 @@ public final class WebhookSink: QueuedSink {
 
     /// Stops intake, posts what is queued for at most `grace`, and returns the counts.
     public func finish(within grace: Duration) async -> SinkSummary {
-        await queue.finish(within: grace)
+        let summary = await queue.finish(within: grace)
+        await client.close()
+        return summary
     }
 
     /// Whether an answer with `status` is worth another attempt: 408, 429 and 5xx.
@@ -73,6 +76,11 @@ public final class WebhookSink: QueuedSink {
                 problem = "HTTP \(status)"
             } catch {
                 if error.code == .cancelled || Task.isCancelled { return .init(result: .abandoned, retries: attempt - 1) }
+                if error.code == .tls {
+                    // An untrusted certificate does not heal in seconds; nothing (no token) was sent.
+                    logger.warning("event not delivered: \(error.message)")
+                    return .init(result: .failed, retries: attempt - 1)
+                }
                 problem = error.message
             }
             guard attempt < policy.attempts else {

@@ -20,6 +20,8 @@ public struct WebhookError: Error, Hashable, Sendable, CustomStringConvertible {
         case io
         /// The answer was not an HTTP/1.x response.
         case malformedResponse
+        /// TLS failed: an untrusted certificate, a wrong host name (not retried).
+        case tls
         /// The attempt was abandoned (shutdown).
         case cancelled
     }
@@ -54,14 +56,18 @@ public struct WebhookTarget: Hashable, Sendable, CustomStringConvertible {
     public let requestTarget: String
     /// The value of the `Host` header.
     public let hostHeader: String
+    /// `http` or `https`.
+    public let scheme: String
+    /// The whole URL, query included (never logged: a query may carry a secret of the receiver's).
+    let url: String
     /// The URL without its query, for logs (a query may carry a secret of the receiver's).
     public let description: String
 
     /// Parses `text`, the part after `webhook:`.
     public init(parsing text: String) throws(WebhookError) {
-        let example = "e.g. --sink webhook:http://127.0.0.1:8080/events"
+        let example = "e.g. --sink webhook:https://alerts.example.com/khactl"
         guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased() else {
-            throw WebhookError(.invalidURL, "webhook URL \"\(text)\" is not an http:// URL, \(example)")
+            throw WebhookError(.invalidURL, "webhook URL \"\(text)\" is not an http:// or https:// URL, \(example)")
         }
         guard components.user == nil && components.password == nil else {
             // The text is not repeated: it holds a password.
@@ -70,18 +76,16 @@ public struct WebhookTarget: Hashable, Sendable, CustomStringConvertible {
                 "the webhook URL carries credentials (user:password@), which would be visible in the process list; "
                     + "remove them and put a bearer token in --webhook-token-file or KHACTL_WEBHOOK_TOKEN")
         }
-        guard scheme == "http" else {
-            throw WebhookError(
-                .invalidURL,
-                "webhook URL \"\(text)\": scheme \(scheme) is not supported; khactl posts over plain http:// "
-                    + "(use a local TLS relay for https), \(example)")
+        guard scheme == "http" || scheme == "https" else {
+            throw WebhookError(.invalidURL, "webhook URL \"\(text)\": scheme \(scheme) is not supported; use https:// or http://, \(example)")
         }
         var host = components.host ?? ""
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         guard !host.isEmpty else {
             throw WebhookError(.invalidURL, "webhook URL \"\(text)\" names no host, \(example)")
         }
-        let port = components.port ?? 80
+        let defaultPort = scheme == "https" ? 443 : 80
+        let port = components.port ?? defaultPort
         guard (1...65535).contains(port) else {
             throw WebhookError(.invalidURL, "webhook URL \"\(text)\": port \(port) is not 1-65535")
         }
@@ -91,8 +95,10 @@ public struct WebhookTarget: Hashable, Sendable, CustomStringConvertible {
         self.port = UInt16(port)
         self.requestTarget = path + query
         let hostForm = host.contains(":") ? "[\(host)]" : host
-        self.hostHeader = port == 80 ? hostForm : "\(hostForm):\(port)"
-        self.description = "http://\(hostForm):\(port)\(path)"
+        self.hostHeader = port == defaultPort ? hostForm : "\(hostForm):\(port)"
+        self.description = "\(scheme)://\(hostForm):\(port)\(path)"
+        self.url = "\(scheme)://\(hostForm):\(port)\(path)\(query)"
+        self.scheme = scheme
     }
 }
 
