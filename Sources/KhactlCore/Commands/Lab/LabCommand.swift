@@ -26,12 +26,14 @@ public struct LabOptions: ParsableArguments {
     }
 }
 
-/// Runs `body`, turning lab and command errors into one-line CLI errors.
+/// Runs `body`, turning lab, day-2 operation and command errors into one-line CLI errors.
 func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
     } catch let error as LabError {
         throw CLIError(error.description)
+    } catch let error as OperationError {
+        throw CLIError(error.message)
     } catch let error as CommandError {
         throw CLIError(error.description)
     }

@@ -16,13 +16,7 @@ public struct NodeCommand: AsyncParsableCommand {
 
 /// Runs a day-2 operation's body, turning its errors into one-line CLI errors.
 func operating<T>(_ body: () async throws -> T) async throws -> T {
-    do {
-        return try await body()
-    } catch let error as OperationError {
-        throw CLIError(error.message)
-    } catch let error as CommandError {
-        throw CLIError(error.description)
-    }
+    try await reportingErrors(body)
 }
 
 /// `--wait SECONDS` of the day-2 commands.

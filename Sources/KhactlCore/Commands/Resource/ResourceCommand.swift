@@ -30,6 +30,12 @@ public struct MoveOptions: ParsableArguments {
 }
 
 extension ClusterOperations {
+    /// The nodes the primitives of `resource` (a primitive, group or clone) run on, sorted.
+    func nodes(of resource: String, in status: ClusterStatus) async throws -> [String] {
+        let configuration = try await configuration()
+        return Array(Set((configuration.primitives[resource] ?? [resource]).flatMap { status.placement(of: $0) })).sorted()
+    }
+
     /// Adds a temporary constraint with `add`, waits until `placed` holds for the resource's primitives, then
     /// removes the constraint unless `keep` (and waits again, checking that nothing moved back).
     func moveWithConstraint(
@@ -113,8 +119,7 @@ public struct ResourceMove: AsyncParsableCommand {
             let outcome = try await operations.moveWithConstraint(
                 resource, options: options, expectation: node.map { "move to \($0)" } ?? "move off its node",
                 add: { status in
-                    let configuration = try await operations.configuration()
-                    from = Array(Set((configuration.primitives[resource] ?? [resource]).flatMap { status.placement(of: $0) })).sorted()
+                    from = try await operations.nodes(of: resource, in: status)
                     if node == nil && from.count != 1 {
                         throw OperationError("\(resource) runs on \(from.count) nodes; name the node to move it to with --node; nothing was changed")
                     }
@@ -148,8 +153,7 @@ public struct ResourceBan: AsyncParsableCommand {
             let outcome = try await operations.moveWithConstraint(
                 resource, options: options, expectation: "leave the banned node",
                 add: { status in
-                    let configuration = try await operations.configuration()
-                    let from = Array(Set((configuration.primitives[resource] ?? [resource]).flatMap { status.placement(of: $0) })).sorted()
+                    let from = try await operations.nodes(of: resource, in: status)
                     if node == nil {
                         guard from.count == 1 else {
                             throw OperationError("\(resource) runs on \(from.count) nodes; name the node to ban it from with --node; nothing was changed")
