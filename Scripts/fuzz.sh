@@ -29,7 +29,11 @@ case "$target" in
     *) echo "unknown target $target" >&2; exit 2 ;;
 esac
 # -rss_limit_mb: an input that makes a parser take more than 512 MiB is a finding, as is one slower than 5 s.
-# -detect_leaks=0: FoundationXML's XMLDocument on Linux leaks on every parse (found by the first runs: 16-95 KB
-# per CIB or crm_mon document, inside swift-corelibs-foundation), which would stop every run at its first input.
-KHACTL_FUZZ_TARGET=$target "$binary" "$corpus" -max_total_time="$seconds" -rss_limit_mb=512 -timeout=5 -detect_leaks=0 \
+# Leaks are not findings here: FoundationXML's XMLDocument on Linux leaks on every parse (found by the first
+# runs: 16-95 KB per CIB or crm_mon document, inside swift-corelibs-foundation), which stops a run at its first
+# input, and with detection off fills the fuzzer's memory in a few thousand runs. So the runs fork (-fork=1): a
+# child that reaches the memory limit is replaced (-ignore_ooms=1), and one input that alone asks for more than
+# 512 MiB (-malloc_limit_mb) is still a finding.
+ASAN_OPTIONS=detect_leaks=0 KHACTL_FUZZ_TARGET=$target "$binary" "$corpus" -fork=1 -ignore_ooms=1 -max_total_time="$seconds" \
+    -rss_limit_mb=1024 -malloc_limit_mb=512 -timeout=5 -detect_leaks=0 \
     -max_len=65536 -artifact_prefix="$findings/" -print_final_stats=1 2>&1 | tail -25

@@ -28,4 +28,12 @@ struct ClusterStatusTests {
     func garbage() {
         #expect(throws: (any Error).self) { try ClusterStatus(xml: "Cluster Summary: (text output)") }
     }
+
+    @Test("Input the fuzzer found crashing FoundationXML (a NUL byte) and text that is not XML: refused, not a crash")
+    func fuzzFindings() throws {
+        #expect(throws: MalformedXMLError.self) { try ClusterStatus(xml: "\u{0}\u{4}") }
+        #expect(throws: MalformedXMLError.self) { try ClusterStatus(xml: "<crm_mon>\u{0}</crm_mon>") }
+        #expect(throws: MalformedXMLError.self) { try ClusterStatus(xml: "not xml") }
+        #expect(throws: MalformedXMLError.self) { try CIBParser.parse(data: Data([0x00, 0x04])) }
+    }
 }

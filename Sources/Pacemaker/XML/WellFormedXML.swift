@@ -29,6 +29,15 @@ public enum WellFormedXML {
         guard data.contains(where: { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0a || $0 == 0x0d) }) else {
             throw MalformedXMLError(line: 0, column: 0, reason: "the input is empty")
         }
+        // A NUL byte passes XMLParser (which stops reading there) and then crashes XMLDocument (found by fuzzing:
+        // the two bytes 00 04 as crm_mon output); no XML document may hold one.
+        if data.contains(0) { throw MalformedXMLError(line: 0, column: 0, reason: "the input holds a NUL byte") }
+        // A document starts with '<' (after an optional byte order mark and white space).
+        var body = data[...]
+        if body.starts(with: [0xEF, 0xBB, 0xBF]) { body = body.dropFirst(3) }
+        guard body.first(where: { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0a || $0 == 0x0d) }) == UInt8(ascii: "<") else {
+            throw MalformedXMLError(line: 0, column: 0, reason: "the input does not start with an XML element")
+        }
         // No CIB or crm_mon output has a document type; one with entities could make the parser expand them
         // without end ("billion laughs") or read files.
         for marker in ["<!DOCTYPE", "<!ENTITY"] where data.range(of: Data(marker.utf8)) != nil {
