@@ -34,6 +34,6 @@ struct ClusterStatusTests {
         #expect(throws: MalformedXMLError.self) { try ClusterStatus(xml: "\u{0}\u{4}") }
         #expect(throws: MalformedXMLError.self) { try ClusterStatus(xml: "<crm_mon>\u{0}</crm_mon>") }
         #expect(throws: MalformedXMLError.self) { try ClusterStatus(xml: "not xml") }
-        #expect(throws: MalformedXMLError.self) { try CIBParser.parse(data: Data([0x00, 0x04])) }
+        #expect(throws: CIBParseError.self) { try CIBParser.parse(data: Data([0x00, 0x04])) }
     }
 }
