@@ -237,6 +237,6 @@ extension Lab {
         guard version.range(of: #"^[A-Za-z0-9.+_-]{1,64}$"#, options: .regularExpression) != nil else {
             throw LabError("invalid version \"\(version)\": use 1-64 characters A-Z, a-z, 0-9, . + _ -")
         }
-        try Data(Lab.standInConfigText(version: version).utf8).write(to: URL(fileURLWithPath: Lab.standInConfig), options: .atomic)
+        try Lab.replaceFile(Lab.standInConfig, with: Data(Lab.standInConfigText(version: version).utf8), mode: 0o644)
     }
 }

@@ -60,14 +60,33 @@ struct StateChangeReport {
 }
 
 extension ClusterOperations {
-    /// Runs `change`, and with a timeout waits for the cluster to settle and reports what moved.
-    func changeState(wait timeout: Duration?, _ change: () async throws -> Void) async throws -> (moved: [Movement], after: ClusterStatus?) {
+    /// Checks that `node` (if any) is in the cluster, runs `change`, and with a timeout waits for the cluster to
+    /// settle and reports what moved. One status read serves the check and the "before".
+    func changeState(
+        requiring node: String?, wait timeout: Duration?, _ change: () async throws -> Void
+    ) async throws -> (moved: [Movement], after: ClusterStatus?) {
         let before = try await status()
+        if let node { try requireNode(node, in: before) }
         try await change()
         guard let timeout else { return ([], nil) }
         try await settle(timeout: timeout)
         let after = try await status()
         return (Movement.between(before, after), after)
+    }
+}
+
+/// `node standby` and `node unstandby`: set or clear the attribute, wait, check and report.
+private func setStandby(_ node: String, _ on: Bool, wait timeout: Duration?, output: OutputFormat) async throws {
+    let operations = ClusterOperations()
+    try await operating {
+        let (moved, after) = try await operations.changeState(requiring: node, wait: timeout) { try await operations.setStandby(node, on) }
+        if on, let after, case let left = after.resources(on: node), !left.isEmpty {
+            throw OperationError("node \(node) is in standby but still runs \(left.joined(separator: ", ")) after the cluster settled")
+        }
+        StateChangeReport(
+            fields: ["node": .string(node), "standby": .bool(on)], summary: on ? "node \(node): standby" : "node \(node): out of standby",
+            waited: timeout != nil, moved: moved
+        ).print(output)
     }
 }
 
@@ -89,18 +108,7 @@ public struct NodeStandby: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
-        let operations = ClusterOperations()
-        try await operating {
-            try operations.requireNode(node, in: try await operations.status())
-            let (moved, after) = try await operations.changeState(wait: wait.timeout) { try await operations.setStandby(node, true) }
-            if let after, case let left = after.resources(on: node), !left.isEmpty {
-                throw OperationError("node \(node) is in standby but still runs \(left.joined(separator: ", ")) after the cluster settled")
-            }
-            StateChangeReport(
-                fields: ["node": .string(node), "standby": .bool(true)], summary: "node \(node): standby",
-                waited: wait.timeout != nil, moved: moved
-            ).print(global.output)
-        }
+        try await setStandby(node, true, wait: wait.timeout, output: global.output)
     }
 }
 
@@ -117,15 +125,7 @@ public struct NodeUnstandby: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
-        let operations = ClusterOperations()
-        try await operating {
-            try operations.requireNode(node, in: try await operations.status())
-            let (moved, _) = try await operations.changeState(wait: wait.timeout) { try await operations.setStandby(node, false) }
-            StateChangeReport(
-                fields: ["node": .string(node), "standby": .bool(false)], summary: "node \(node): out of standby",
-                waited: wait.timeout != nil, moved: moved
-            ).print(global.output)
-        }
+        try await setStandby(node, false, wait: wait.timeout, output: global.output)
     }
 }
 
@@ -156,8 +156,7 @@ public struct MaintenanceCommand: AsyncParsableCommand {
         let operations = ClusterOperations()
         let on = state == .on
         try await operating {
-            if let node { try operations.requireNode(node, in: try await operations.status()) }
-            let (moved, _) = try await operations.changeState(wait: wait.timeout) { try await operations.setMaintenance(on, node: node) }
+            let (moved, _) = try await operations.changeState(requiring: node, wait: wait.timeout) { try await operations.setMaintenance(on, node: node) }
             StateChangeReport(
                 fields: ["maintenance": .bool(on), "node": node.map(JSONValue.string) ?? .null],
                 summary: "maintenance \(state.rawValue)" + (node.map { " on node \($0)" } ?? " for the whole cluster"),

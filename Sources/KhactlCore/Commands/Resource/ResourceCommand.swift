@@ -30,24 +30,18 @@ public struct MoveOptions: ParsableArguments {
 }
 
 extension ClusterOperations {
-    /// The nodes the primitives of `resource` (a primitive, group or clone) run on, sorted.
-    func nodes(of resource: String, in status: ClusterStatus) async throws -> [String] {
-        let configuration = try await configuration()
-        return Array(Set((configuration.primitives[resource] ?? [resource]).flatMap { status.placement(of: $0) })).sorted()
-    }
-
-    /// Adds a temporary constraint with `add`, waits until `placed` holds for the resource's primitives, then
+    /// Adds a temporary constraint with `add` (given the nodes the resource runs on), waits until `placed` holds for the resource's primitives, then
     /// removes the constraint unless `keep` (and waits again, checking that nothing moved back).
     func moveWithConstraint(
         _ resource: String, options: MoveOptions, expectation: String,
-        add: (ClusterStatus) async throws -> String, placed: @escaping ([String]) -> Bool
+        add: ([String]) async throws -> String, placed: @escaping ([String]) -> Bool
     ) async throws -> (constraint: String, kept: Bool, moved: [Movement]) {
         let configuration = try await configuration()
         try requireResource(resource, in: configuration)
         let primitives = configuration.primitives[resource] ?? [resource]
         func nodes(_ status: ClusterStatus) -> [String] { Array(Set(primitives.flatMap { status.placement(of: $0) })).sorted() }
         let before = try await status()
-        let constraint = try await add(before)
+        let constraint = try await add(nodes(before))
         let timeout = Duration.seconds(options.wait)
         do {
             try await settle(timeout: timeout)
@@ -118,8 +112,8 @@ public struct ResourceMove: AsyncParsableCommand {
             var from: [String] = []
             let outcome = try await operations.moveWithConstraint(
                 resource, options: options, expectation: node.map { "move to \($0)" } ?? "move off its node",
-                add: { status in
-                    from = try await operations.nodes(of: resource, in: status)
+                add: { holders in
+                    from = holders
                     if node == nil && from.count != 1 {
                         throw OperationError("\(resource) runs on \(from.count) nodes; name the node to move it to with --node; nothing was changed")
                     }
@@ -152,8 +146,7 @@ public struct ResourceBan: AsyncParsableCommand {
             var banned = node ?? ""
             let outcome = try await operations.moveWithConstraint(
                 resource, options: options, expectation: "leave the banned node",
-                add: { status in
-                    let from = try await operations.nodes(of: resource, in: status)
+                add: { from in
                     if node == nil {
                         guard from.count == 1 else {
                             throw OperationError("\(resource) runs on \(from.count) nodes; name the node to ban it from with --node; nothing was changed")

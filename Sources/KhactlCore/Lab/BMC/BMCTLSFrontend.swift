@@ -1,3 +1,4 @@
+import ClusterExec
 import Foundation
 
 /// The TLS side of the lab BMC: an haproxy that terminates HTTPS (which is all `fence_redfish` speaks) and
@@ -88,14 +89,11 @@ public struct BMCTLSFrontend: Sendable, Hashable {
         else {
             throw LabBMCError(.command, "openssl req did not write a certificate and key into \(scratch.path)")
         }
-        // Create with mode 0600 before the key is written, so it is never readable by others.
-        guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
-            throw LabBMCError(.configuration, "cannot create the PEM file \(path): check that its folder exists")
-        }
+        // The one writer: mode 0600 from the first byte, no link followed, renamed into place.
         do {
-            try (certificate + key).write(to: URL(fileURLWithPath: path))
+            try SecureFile.write(path, certificate + key, mode: 0o600)
         } catch {
-            throw LabBMCError(.configuration, "cannot write the PEM file \(path)", underlying: error)
+            throw LabBMCError(.configuration, "cannot write the PEM file \(path): check that its folder exists", underlying: error)
         }
     }
 }
