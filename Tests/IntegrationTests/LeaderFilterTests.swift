@@ -15,36 +15,113 @@ struct LeaderFilterTests {
     }
     static let quorum = ClusterEvent.quorum(QuorumState(quorate: true, ringID: ring, members: [NodeID(1), NodeID(2)]))
 
-    @Test("Events before the group is known are held, then emitted by the leader only")
-    func heldUntilGroupKnown() {
-        var leader = LeaderFilter(me: Self.member(1, 10))
-        var follower = LeaderFilter(me: Self.member(2, 20))
-        #expect(leader.admit(Self.quorum) == [])
-        #expect(follower.admit(Self.quorum) == [])
-        let group = Self.group([Self.member(1, 10), Self.member(2, 20)])
-        #expect(leader.admit(group) == [Self.quorum, group])
-        #expect(follower.admit(group) == [])
-        #expect(leader.isLeader == true)
-        #expect(follower.isLeader == false)
+    static func announced(_ member: CPGMember) -> ClusterEvent { .watcherAnnounced(member) }
+
+    /// Feeds every filter the same sequence, as CPG delivers it to every member; returns what each emitted.
+    static func feed(_ filters: inout [LeaderFilter], _ events: [ClusterEvent], at now: ContinuousClock.Instant = .now) -> [[ClusterEvent]] {
+        var emitted = Array(repeating: [ClusterEvent](), count: filters.count)
+        for event in events {
+            for index in filters.indices { emitted[index] += filters[index].admit(event, at: now) }
+        }
+        return emitted
+    }
+
+    @Test("A watcher alone holds what it saw until its own announcement came back, then emits it")
+    func aloneHeldUntilAnnounced() {
+        let one = Self.member(1, 10)
+        var filter = LeaderFilter(me: one)
+        let group = Self.group([one])
+        #expect(filter.admit(Self.quorum) == [])
+        #expect(filter.admit(group) == [])
+        #expect(filter.isLeader == nil)
+        #expect(filter.admit(Self.announced(one)) == [Self.quorum, group])
+        #expect(filter.isLeader == true)
+    }
+
+    @Test("Watchers that start together: only the leader emits, from the announcements on")
+    func startTogether() {
+        let one = Self.member(1, 10), two = Self.member(2, 20)
+        var filters = [LeaderFilter(me: one), LeaderFilter(me: two)]
+        let group = Self.group([one, two])
+        let event = Self.left([3], remaining: [1, 2])
+        let emitted = Self.feed(&filters, [Self.quorum, group, Self.announced(two), Self.announced(one), event])
+        // What came before a watcher's own announcement, while another watcher already held the key, is not
+        // emitted (that one may have); so two watchers starting at once drop their start-up events.
+        #expect(emitted[0] == [event])
+        #expect(emitted[1] == [])
+        #expect(filters.map(\.isLeader) == [true, false])
     }
 
     @Test("When the leader's node leaves, the next watcher emits that very membership event")
     func leaderNodeLeaves() {
-        var follower = LeaderFilter(me: Self.member(2, 20))
-        _ = follower.admit(Self.group([Self.member(1, 10), Self.member(2, 20), Self.member(3, 30)]))
+        let members = [Self.member(1, 10), Self.member(2, 20), Self.member(3, 30)]
+        var filters = members.map { LeaderFilter(me: $0) }
+        _ = Self.feed(&filters, [Self.group(members)] + members.map(Self.announced))
         let event = Self.left([1], remaining: [2, 3])
-        #expect(follower.admit(event) == [event])
-        var third = LeaderFilter(me: Self.member(3, 30))
-        _ = third.admit(Self.group([Self.member(1, 10), Self.member(2, 20), Self.member(3, 30)]))
-        #expect(third.admit(event) == [])
+        let emitted = Self.feed(&filters, [event])
+        #expect(emitted == [[], [event], []])
     }
 
     @Test("Two watchers on one node: the lower pid leads")
     func samePID() {
-        var low = LeaderFilter(me: Self.member(1, 5))
-        var high = LeaderFilter(me: Self.member(1, 7))
-        let group = Self.group([Self.member(1, 7), Self.member(1, 5)])
-        #expect(low.admit(group) == [group])
-        #expect(high.admit(group) == [])
+        let low = Self.member(1, 5), high = Self.member(1, 7)
+        var filters = [LeaderFilter(me: low), LeaderFilter(me: high)]
+        let group = Self.group([high, low])
+        let event = Self.left([3], remaining: [1])
+        let emitted = Self.feed(&filters, [group, Self.announced(high), Self.announced(low), event])
+        #expect(emitted == [[event], []])
+    }
+
+    @Test("A member that never announces itself with the key never leads, however low its node id and pid")
+    func unverifiedNeverLeads() {
+        let intruder = Self.member(1, 2), real = Self.member(2, 20)
+        var filter = LeaderFilter(me: real)
+        let start = ContinuousClock.now
+        let group = Self.group([intruder, real])
+        #expect(filter.admit(group, at: start) == [])
+        #expect(filter.admit(Self.announced(real), at: start) == [])
+        // Until every member announced itself or a second passed, a newcomer holds what it saw.
+        #expect(filter.admit(Self.quorum, at: start + .milliseconds(500)) == [])
+        #expect(filter.isLeader == nil)
+        let after = Self.left([3], remaining: [1, 2])
+        #expect(filter.admit(after, at: start + LeaderFilter.settleTime) == [group, Self.quorum, after])
+        #expect(filter.isLeader == true)
+        #expect(filter.unverified == [intruder])
+        // The intruder's own messages, without the key, never reach the filter as announcements; a forged
+        // announcement under another member's name is refused by WatcherKey (its code covers the sender).
+        #expect(filter.admit(Self.quorum, at: start + .seconds(5)) == [Self.quorum])
+    }
+
+    @Test("A newcomer with a lower id takes over at its own announcement: nothing lost, nothing doubled")
+    func newcomerTakesOver() {
+        let old = Self.member(2, 20), third = Self.member(3, 30), newcomer = Self.member(1, 10)
+        var filters = [LeaderFilter(me: old), LeaderFilter(me: third)]
+        _ = Self.feed(&filters, [Self.group([old, third]), Self.announced(old), Self.announced(third)])
+        #expect(filters[0].isLeader == true)
+        filters.append(LeaderFilter(me: newcomer))
+        let joined = Self.group([newcomer, old, third])
+        let before = Self.quorum
+        let between = Self.left([4], remaining: [1, 2, 3])
+        let later = Self.left([5], remaining: [1, 2, 3])
+        // The join, an event, the newcomer's announcement, an event, the older watchers' announcements, an event.
+        let emitted = Self.feed(
+            &filters, [joined, before, Self.announced(newcomer), between, Self.announced(old), Self.announced(third), later])
+        #expect(emitted[0] == [joined, before])
+        #expect(emitted[1] == [])
+        #expect(emitted[2] == [between, later])
+        #expect(filters.map(\.isLeader) == [false, false, true])
+    }
+
+    @Test("A newcomer with a higher id stays silent; the leader goes on")
+    func newcomerFollows() {
+        let old = Self.member(1, 10), newcomer = Self.member(3, 30)
+        var filters = [LeaderFilter(me: old), LeaderFilter(me: newcomer)]
+        _ = filters[0].admit(Self.group([old]))
+        _ = filters[0].admit(Self.announced(old))
+        let joined = Self.group([old, newcomer])
+        let event = Self.quorum
+        let emitted = Self.feed(&filters, [joined, Self.announced(newcomer), event, Self.announced(old), event])
+        #expect(emitted[0] == [joined, event, event])
+        #expect(emitted[1] == [])
     }
 }

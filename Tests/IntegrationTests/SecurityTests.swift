@@ -111,9 +111,46 @@ struct SecurityTests {
                 "/usr/bin/timeout", ["3", productsDirectory.appendingPathComponent("cpg-peer").path, node.namespacePath, "khactl-watch", forged, "1", "2"],
                 environment: ["CPG_PEER_RAW": "1"])
             #expect(peer.stdout.contains("ready"), "\(peer.stderr)")
-            try wait("the refusal") { logText().contains("was refused: not an alert authenticated with the cluster's key (1 refused so far)") }
+            try wait("the refusal") { logText().contains("was refused: not an alert or announcement authenticated with the cluster's key (1 refused so far)") }
             #expect(!logText().contains(#""target":"forged""#), "a forged alert was emitted: \(logText())")
             #expect(logText().components(separatedBy: #""target":"genuine""#).count == 2, "the genuine alert once: \(logText())")
+        }
+    }
+
+    @Test("finding 1: a member without the key that joined first, with a lower pid, never takes --leader-only leadership")
+    func unauthenticatedLeader() async throws {
+        try await withCorosync { node in
+            let scratch = try Scratch()
+            defer { scratch.remove() }
+            let peer = productsDirectory.appendingPathComponent("cpg-peer").path
+            // The intruder joins the group first (so it has the lowest pid of the group on the only node) and
+            // stays; it sends nothing, as a member without the key can do nothing better.
+            let intruder = try ChildProcess.spawn(peer, [node.namespacePath, "khactl-watch", "intruder", "0", "1"], log: "\(scratch.path)/intruder.log")
+            defer { intruder.terminate(grace: 1) }
+            for _ in 0..<100 where !((try? String(contentsOfFile: "\(scratch.path)/intruder.log", encoding: .utf8)) ?? "").contains("confchg") {
+                usleep(50_000)
+            }
+            let log = "\(scratch.path)/watch.log"
+            let watcher = try ChildProcess.spawn(
+                productsDirectory.appendingPathComponent("khactl").path,
+                [
+                    "watch", "--leader-only", "--output", "json", "--log-level", "info", "--netns", node.namespacePath,
+                    "--authkey", node.scratch.appendingPathComponent("etc/authkey").path,
+                ], log: log)
+            defer { watcher.terminate(grace: 1) }
+            #expect(intruder.pid < watcher.pid)
+            func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+            // A second watcher-less member joins after the newcomer's settle time: the real watcher leads and
+            // emits that change (before the fix the intruder led and the watcher printed nothing).
+            try await Task.sleep(for: LeaderFilter.settleTime + .milliseconds(500))
+            let second = try ChildProcess.spawn(peer, [node.namespacePath, "khactl-watch", "second", "0", "1"], log: "\(scratch.path)/second.log")
+            defer { second.terminate(grace: 1) }
+            for _ in 0..<100 where !logText().contains(#""joined":[{"nodeID":1,"pid":\#(second.pid)"#) { usleep(100_000) }
+            #expect(logText().contains(#""joined":[{"nodeID":1,"pid":\#(second.pid)"#), "the watcher did not emit the second join: \(logText())")
+            #expect(logText().contains("this watcher leads: it emits events"), "\(logText())")
+            #expect(
+                logText().contains("members of the watchers' group that did not prove they hold the cluster's key never lead: 1:\(intruder.pid)"),
+                "\(logText())")
         }
     }
 

@@ -16,6 +16,9 @@ public enum ClusterEvent: Hashable, Sendable {
     case reconnected(attempts: Int)
     /// A Pacemaker alert (resource, node, fencing or attribute event), shared by the watchers' CPG group.
     case alert(PacemakerAlert)
+    /// A watcher of the group proved it holds the cluster's key (its sealed announcement was delivered).
+    /// khactl's own bookkeeping for ``LeaderFilter``: `khactl watch` never emits it.
+    case watcherAnnounced(CPGMember)
 
     /// `membership`, `quorum`, `cpg` or `connection`.
     public var kind: String {
@@ -25,6 +28,7 @@ public enum ClusterEvent: Hashable, Sendable {
         case .cpg: "cpg"
         case .disconnected, .reconnected: "connection"
         case .alert(let alert): alert.kind
+        case .watcherAnnounced: "watcher"
         }
     }
 
@@ -53,6 +57,8 @@ public enum ClusterEvent: Hashable, Sendable {
             return ["state": "reconnected", "attempts": .integer(Int64(attempts))]
         case .alert(let alert):
             return alert.fields
+        case .watcherAnnounced(let member):
+            return ["nodeID": .integer(Int64(member.nodeID.rawValue)), "pid": .integer(Int64(member.pid))]
         }
     }
 
@@ -75,6 +81,8 @@ public enum ClusterEvent: Hashable, Sendable {
             return "connection restored after \(attempts) attempt(s)"
         case .alert(let alert):
             return alert.text
+        case .watcherAnnounced(let member):
+            return "watcher \(member) holds the cluster's key"
         }
     }
 }
@@ -96,9 +104,10 @@ public struct ClusterEventSource: Sendable {
     /// Creates a source.
     /// Where Pacemaker's alerts arrive (`khactl alert install`); nil: no alerts.
     public let alertSocket: String?
-    /// The key that authenticates alerts relayed between watchers (from corosync's authkey); without it, alerts
-    /// are neither relayed nor taken from the group.
-    public let alertKey: WatcherKey?
+    /// The key that authenticates alerts relayed between watchers and their announcements (derived from
+    /// corosync's authkey); without it, alerts are neither relayed nor taken from the group, and the watcher
+    /// does not announce itself (so `--leader-only` watchers elsewhere never let it lead).
+    public let watcherKey: WatcherKey?
 
     public init(
         endpoint: CorosyncEndpoint = .local,
@@ -106,14 +115,14 @@ public struct ClusterEventSource: Sendable {
         reconnect: Bool = false,
         maximumBackoff: Duration = .seconds(2),
         alertSocket: String? = nil,
-        alertKey: WatcherKey? = nil
+        watcherKey: WatcherKey? = nil
     ) {
         self.endpoint = endpoint
         self.group = group
         self.reconnect = reconnect
         self.maximumBackoff = maximumBackoff
         self.alertSocket = alertSocket
-        self.alertKey = alertKey
+        self.watcherKey = watcherKey
     }
 
     /// The CPG handle alerts are relayed through, while connected, and the key that authenticates them.
@@ -134,21 +143,38 @@ public struct ClusterEventSource: Sendable {
             if !sent { dropped.withLock { $0 += 1 } }
         }
 
-        /// The alert in a message from another watcher, if it is one and its code verifies.
-        func receive(_ message: CPGMessage) -> PacemakerAlert? {
-            guard let key, let payload = key.open(message.bytes, sender: message.sender), let alert = PacemakerAlert.decode(payload) else {
-                let count = refused.withLock { value -> Int in
-                    value += 1
-                    return value
-                }
-                // Logged on the 1st, 2nd, 4th, ... refusal.
-                if count & (count - 1) == 0 {
-                    FileHandle.standardError.write(Data(
-                        "khactl watch: a message in the watchers' group from node \(message.sender.nodeID.rawValue) pid \(message.sender.pid) was refused: not an alert authenticated with the cluster's key (\(count) refused so far)\n".utf8))
-                }
-                return nil
+        /// A watcher's announcement: it holds the key (sent whenever someone joins the group).
+        static let announcement = Array("khactl-watch announce v1".utf8)
+
+        /// Announces this watcher to the group, off the handle's own thread (a send waits for that thread).
+        func announce(through handle: CPG, as me: CPGMember) {
+            guard let key else { return }
+            let message = key.seal(Self.announcement, sender: me)
+            DispatchQueue.global().async { try? handle.send(message) }
+        }
+
+        /// What a message from a watcher carries, once its code verifies.
+        enum Received {
+            case alert(PacemakerAlert)
+            case announcement
+        }
+
+        /// The alert or announcement in a message from a watcher, if its code verifies.
+        func receive(_ message: CPGMessage) -> Received? {
+            if let key, let payload = key.open(message.bytes, sender: message.sender) {
+                if payload == Self.announcement { return .announcement }
+                if let alert = PacemakerAlert.decode(payload) { return .alert(alert) }
             }
-            return alert
+            let count = refused.withLock { value -> Int in
+                value += 1
+                return value
+            }
+            // Logged on the 1st, 2nd, 4th, ... refusal.
+            if count & (count - 1) == 0 {
+                FileHandle.standardError.write(Data(
+                    "khactl watch: a message in the watchers' group from node \(message.sender.nodeID.rawValue) pid \(message.sender.pid) was refused: not an alert or announcement authenticated with the cluster's key (\(count) refused so far)\n".utf8))
+            }
+            return nil
         }
     }
 
@@ -223,21 +249,34 @@ public struct ClusterEventSource: Sendable {
         let localNodeID = Atomic<UInt32>(0)
         let gate = Gate(emitter)
         let thread = CorosyncThread(name: "khactl.watch")
+        let handle = Mutex<CPG?>(nil)
         let cpg = try CPG(endpoint: endpoint, totemChanges: false, thread: thread) { event in
             let node = NodeID(localNodeID.load(ordering: .acquiring))
             switch event {
             case .configurationChange(let change):
                 gate.yield((node, .cpg(change)))
+                // Someone joined (this watcher included): every watcher says again that it holds the key, so the
+                // newcomer learns who may lead.
+                if !change.joined.isEmpty, let cpg = handle.withLock({ $0 }) {
+                    relay.announce(through: cpg, as: CPGMember(nodeID: node, pid: UInt32(getpid())))
+                }
             case .message(let message):
-                // Every watcher sees the same alerts in the same order, so each keeps the same one of an alert
-                // that every node's Pacemaker raised.
-                guard let alert = relay.receive(message), relay.duplicates.withLock({ $0.admit(alert) })
-                else { return }
-                gate.yield((node, .alert(alert)))
+                switch relay.receive(message) {
+                case .announcement:
+                    gate.yield((node, .watcherAnnounced(message.sender)))
+                case .alert(let alert):
+                    // Every watcher sees the same alerts in the same order, so each keeps the same one of an
+                    // alert that every node's Pacemaker raised.
+                    guard relay.duplicates.withLock({ $0.admit(alert) }) else { return }
+                    gate.yield((node, .alert(alert)))
+                case nil:
+                    return
+                }
             default:
                 break
             }
         }
+        handle.withLock { $0 = cpg }
         do {
             let node = try cpg.localNodeID()
             localNodeID.store(node.rawValue, ordering: .releasing)
@@ -270,7 +309,7 @@ public struct ClusterEventSource: Sendable {
     public func events(
         handler: (@Sendable (NodeID, ClusterEvent) -> Void)? = nil
     ) throws -> AsyncThrowingStream<(node: NodeID, event: ClusterEvent), any Error> {
-        let relay = Relay(key: alertKey)
+        let relay = Relay(key: watcherKey)
         let (stream, continuation) = AsyncThrowingStream<(node: NodeID, event: ClusterEvent), any Error>.makeStream()
         let emitter = Emitter(continuation, handler: handler)
         let first = try connect(into: emitter, relay: relay)

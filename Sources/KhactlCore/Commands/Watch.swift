@@ -42,7 +42,7 @@ public struct Watch: AsyncParsableCommand {
             valueName: "sink"))
     public var sinks: [String] = []
 
-    @Flag(help: "With a watcher on every node, only the leader (lowest node id in the watchers' CPG group) emits, so each event arrives once per cluster.")
+    @Flag(help: "With a watcher on every node, only the leader (lowest node id, then pid, among the watchers of the CPG group that hold the cluster's key) emits, so each event arrives once per cluster.")
     public var leaderOnly = false
 
     @Option(help: "CRM_alert_recipient for exec: sinks (for alert_file.sh.sample: the file to append to).")
@@ -55,7 +55,7 @@ public struct Watch: AsyncParsableCommand {
     public var alertSocket = PacemakerAlert.defaultSocket
 
     @Option(help: ArgumentHelp(
-        "corosync's authkey, from which the key that authenticates alerts relayed between watchers is derived (with --alerts).",
+        "corosync's authkey, from which the key that authenticates the watchers to each other is derived (with --alerts or --leader-only).",
         valueName: "file"))
     public var authkey = WatcherKey.defaultAuthkey
 
@@ -148,18 +148,18 @@ public struct Watch: AsyncParsableCommand {
         }
         unsetenv(WebhookToken.environmentVariable)
 
-        var alertKey: WatcherKey?
-        if alerts {
+        var watcherKey: WatcherKey?
+        if alerts || leaderOnly {
             do {
-                alertKey = try WatcherKey(authkey: authkey)
+                watcherKey = try WatcherKey(authkey: authkey)
             } catch {
                 throw CLIError(
-                    "khactl watch --alerts: cannot use corosync's authkey \(error) (it authenticates the alerts watchers relay to each other; --authkey FILE names another)")
+                    "khactl watch \(alerts ? "--alerts" : "--leader-only"): cannot use corosync's authkey \(error) (it authenticates the watchers to each other; --authkey FILE names another)")
             }
         }
         let source = ClusterEventSource(
             endpoint: global.endpoint.endpoint, group: try CPGGroupName(group), reconnect: reconnect,
-            alertSocket: alerts ? alertSocket : nil, alertKey: alertKey)
+            alertSocket: alerts ? alertSocket : nil, watcherKey: watcherKey)
 
         var names: [NodeID: String] = [:]
         if specs.contains(where: { if case .exec = $0 { true } else { false } }),

@@ -1,53 +1,96 @@
 import Corosync
 
 /// Decides, for a watcher running on every node, which one emits: the watcher with the lowest node id
-/// (then pid) in the watchers' CPG group, so each event reaches the sinks once per cluster.
+/// (then pid) among the members of the watchers' CPG group that proved they hold the cluster's key, so each
+/// event reaches the sinks once per cluster.
 ///
-/// The group's membership comes from CPG configuration changes. A membership event that says nodes left
-/// first drops the watchers of those nodes, so when the leader's node dies the survivor that becomes
-/// leader already emits that very event: no gap across a leader change, and no double (every watcher sees
-/// the same corosync events in the same order and makes the same choice). Events that arrive before this
-/// watcher has seen its own group are held until it has.
+/// Any member of `haclient` can join the group, so a member counts only once its announcement
+/// (``ClusterEvent/watcherAnnounced(_:)``, sealed with the key derived from corosync's authkey) was
+/// delivered: a process without the key can never lead and so never silence the real watchers. Every
+/// watcher announces itself again whenever someone joins the group, so a newcomer learns the others.
+///
+/// CPG delivers configuration changes and messages to every member in the same order, so watchers that were
+/// in the group agree at every point on who leads. A newcomer does not know the older members at first: it
+/// emits nothing until its own announcement came back and it has heard every member of the group (or, when
+/// some member never announces itself, a second later, checked as events arrive). Events from its own
+/// announcement on are held until then and emitted if it leads: the older leader stopped at that very
+/// announcement, so nothing is lost or doubled. Events before it are dropped when another verified
+/// watcher exists (that one emitted them) and emitted when the newcomer is alone.
+///
+/// A membership event that says nodes left first drops the watchers of those nodes, so when the leader's
+/// node dies the survivor that becomes leader already emits that very event.
 public struct LeaderFilter: Sendable {
     /// This watcher.
     public let me: CPGMember
-    private var watchers: Set<CPGMember>?
+    /// How long a newcomer waits for the group's members to announce themselves.
+    public static let settleTime: Duration = .seconds(1)
+
+    private var members: Set<CPGMember>?
+    private var verified: Set<CPGMember>
+    /// When this watcher's own announcement came back (nil: not yet).
+    private var announcedAt: ContinuousClock.Instant?
+    private var settled = false
+    /// Held before this watcher's announcement came back, and from then on until it settled.
+    private var early: [ClusterEvent] = []
     private var held: [ClusterEvent] = []
 
     /// A filter for the watcher `me`.
     public init(me: CPGMember) {
         self.me = me
+        verified = [me]
     }
 
-    /// Whether this watcher leads now (nil until the group is known).
+    /// Whether this watcher leads now (nil until it knows the group).
     public var isLeader: Bool? {
-        guard let watchers else { return nil }
-        return leader(of: watchers) == me
+        guard settled, let members else { return nil }
+        return leader(of: members) == me
     }
 
-    /// The events to emit now, given `event`.
-    public mutating func admit(_ event: ClusterEvent) -> [ClusterEvent] {
+    /// Members of the group that never proved they hold the key (for the log).
+    public var unverified: Set<CPGMember> { (members ?? []).subtracting(verified) }
+
+    /// The events to emit now, given `event` (which arrived at `now`).
+    public mutating func admit(_ event: ClusterEvent, at now: ContinuousClock.Instant = .now) -> [ClusterEvent] {
         switch event {
         case .cpg(let change):
-            watchers = Set(change.members)
+            members = Set(change.members)
+            verified = verified.intersection(members!).union([me])
         case .membership(let change):
-            if !change.left.isEmpty, var current = watchers {
-                current = current.filter { !change.left.contains($0.nodeID) }
-                watchers = current
+            if !change.left.isEmpty, let current = members {
+                members = current.filter { !change.left.contains($0.nodeID) }
+                verified = verified.filter { $0 == me || !change.left.contains($0.nodeID) }
+            }
+        case .watcherAnnounced(let member):
+            if member == me {
+                if announcedAt == nil { announcedAt = now }
+            } else if members?.contains(member) ?? true {
+                verified.insert(member)
             }
         default:
             break
         }
-        guard let watchers else {
-            held.append(event)
-            return []
+        let own: [ClusterEvent]
+        if case .watcherAnnounced = event { own = [] } else { own = [event] }
+
+        if !settled {
+            guard let announcedAt, let members else {
+                early += own
+                return []
+            }
+            held += own
+            guard members.isSubset(of: verified) || now >= announcedAt + Self.settleTime else { return [] }
+            settled = true
+            let alone = verified == [me]
+            let events = (alone ? early : []) + held
+            early = []
+            held = []
+            return leader(of: members) == me ? events : []
         }
-        let events = held + [event]
-        held = []
-        return leader(of: watchers) == me ? events : []
+        guard let members else { return [] }
+        return leader(of: members) == me ? own : []
     }
 
-    private func leader(of watchers: Set<CPGMember>) -> CPGMember? {
-        watchers.min { ($0.nodeID, $0.pid) < ($1.nodeID, $1.pid) }
+    private func leader(of members: Set<CPGMember>) -> CPGMember? {
+        members.intersection(verified).min { ($0.nodeID, $0.pid) < ($1.nodeID, $1.pid) }
     }
 }

@@ -43,11 +43,19 @@ final class WatchIntake: Sendable {
             if leaderOnly {
                 var current = state.filter ?? LeaderFilter(me: CPGMember(nodeID: node, pid: UInt32(getpid())))
                 let wasLeader = current.isLeader
+                let wasUnverified = current.unverified
                 admitted = current.admit(incoming)
                 if let isLeader = current.isLeader, isLeader != wasLeader {
                     logger.info(isLeader ? "this watcher leads: it emits events" : "another watcher leads: this one stays silent")
                 }
+                let unverified = current.unverified
+                if current.isLeader != nil, !unverified.isEmpty, unverified != wasUnverified || wasLeader == nil {
+                    logger.warning(
+                        "members of the watchers' group that did not prove they hold the cluster's key never lead: \(unverified.sorted { ($0.nodeID, $0.pid) < ($1.nodeID, $1.pid) }.map(\.description).joined(separator: " "))")
+                }
                 state.filter = current
+            } else if case .watcherAnnounced = incoming {
+                admitted = []
             } else {
                 admitted = [incoming]
             }

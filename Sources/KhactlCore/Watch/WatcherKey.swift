@@ -17,15 +17,18 @@ public struct WatcherKey: Sendable {
     private let bytes: [UInt8]
     private var key: SymmetricKey { SymmetricKey(data: bytes) }
 
-    /// The key derived from the corosync authkey at `path` (a root-owned file, 0600 or narrower).
-    public init(authkey path: String) throws {
+    /// What the watchers' key is for (each use derives a key of its own from the authkey).
+    public static let watchers = "khactl-watch relay v1"
+
+    /// The key for `purpose`, derived from the corosync authkey at `path` (a root-owned file, 0600 or narrower).
+    public init(authkey path: String, purpose: String = WatcherKey.watchers) throws {
         let material = try SecureFile.readSecret(path)
         guard material.count >= 16 else { throw SecureFileError(path: path, reason: "is \(material.count) bytes, too short for an authkey") }
-        self.init(material: material)
+        self.init(material: material, purpose: purpose)
     }
 
-    init(material: Data) {
-        let derived = HMAC<SHA256>.authenticationCode(for: Data("khactl-watch relay v1".utf8), using: SymmetricKey(data: material))
+    init(material: Data, purpose: String = WatcherKey.watchers) {
+        let derived = HMAC<SHA256>.authenticationCode(for: Data(purpose.utf8), using: SymmetricKey(data: material))
         bytes = Array(derived)
     }
 
