@@ -1,5 +1,6 @@
 import Foundation
 import KhactlCore
+import Pacemaker
 import Testing
 
 /// Every input the fuzzing campaigns kept (Fixtures/fuzz/TARGET/: the minimized corpus of `Scripts/fuzz.sh` runs,
@@ -20,5 +21,13 @@ struct FuzzRegressionTests {
             ParserFuzzing.run(target, Array(data))
         }
         print("fuzz corpus \(target): \(files.count) inputs in \(String(format: "%.2f", Date().timeIntervalSince(start))) s")
+    }
+
+    @Test("the crm_mon target's finding: '<<' (no element at all) is refused as malformed, as a CIB too")
+    func noRootElement() throws {
+        let status = try #require(throws: MalformedXMLError.self) { try ClusterStatus(xml: "<<") }
+        #expect(status.reason == "the input has no root element")
+        let error = try #require(throws: CIBParseError.self) { try CIBParser.parse(xml: "<<") }
+        #expect(error.code == "malformedXML")
     }
 }

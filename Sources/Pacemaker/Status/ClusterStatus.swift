@@ -48,6 +48,7 @@ public struct ClusterStatus: Hashable, Sendable {
     public init(xml: String) throws {
         try WellFormedXML.check(Data(xml.utf8))
         let document = try XMLDocument(xmlString: xml, options: [])
+        guard document.rootElement() != nil else { throw MalformedXMLError(line: 0, column: 0, reason: "the input has no root element") }
         func attribute(_ element: XMLElement, _ name: String) -> String? { element.attribute(forName: name)?.stringValue }
         let dcElement = try document.nodes(forXPath: "//summary/current_dc").first as? XMLElement
         dc = dcElement.flatMap { attribute($0, "present") == "true" ? attribute($0, "name") : nil }

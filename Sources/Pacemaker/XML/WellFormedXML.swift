@@ -44,10 +44,27 @@ public enum WellFormedXML {
             throw MalformedXMLError(line: 0, column: 0, reason: "a \(marker) declaration is not allowed")
         }
         let parser = XMLParser(data: data)
+        let elements = ElementCounter()
+        parser.delegate = elements
         let parsed = parser.parse()
         if !parsed || parser.parserError != nil {
             let code = (parser.parserError as NSError?)?.code ?? -1
             throw MalformedXMLError(line: parser.lineNumber, column: parser.columnNumber, reason: "parser error \(code)")
+        }
+        // XMLParser accepts some input without any element ("<<", found by fuzzing crm_mon's reader), which
+        // XMLDocument then reads as a document without a root, and an XPath query on that crashes FoundationXML.
+        guard elements.started > 0 else { throw MalformedXMLError(line: 0, column: 0, reason: "the input has no root element") }
+    }
+
+    /// Counts the elements the parser starts.
+    private final class ElementCounter: NSObject, XMLParserDelegate {
+        var started = 0
+
+        func parser(
+            _ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?, qualifiedName: String?,
+            attributes: [String: String] = [:]
+        ) {
+            started += 1
         }
     }
 }
