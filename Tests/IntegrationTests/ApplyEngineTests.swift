@@ -150,6 +150,37 @@ struct ApplyEngineTests {
         #expect(cib.text.contains(#"<obj_ref id="a"/>"#))
     }
 
+    @Test("--prune removes a resource that still runs: crm_verify checks the configuration without the status, which calls it an active orphan")
+    func pruneRunning() async throws {
+        let cib = try CIBFile()
+        defer { cib.remove() }
+        let two = try Self.spec("resources:\n  - {id: a, agent: \"ocf:pacemaker:Dummy\"}\n  - {id: b, agent: \"ocf:pacemaker:Dummy\"}\n")
+        _ = try await cib.engine().apply(two)
+        // The status of a node n1 on which b runs (as a live CIB would have it).
+        let status = """
+            <status><node_state id="1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="1"><lrm_resources>\
+            <lrm_resource id="b" type="Dummy" class="ocf" provider="pacemaker"><lrm_rsc_op id="b_last_0" operation_key="b_start_0" \
+            operation="start" transition-key="1:1:0:00000000-0000-0000-0000-000000000000" \
+            transition-magic="0:0;1:1:0:00000000-0000-0000-0000-000000000000" call-id="2" rc-code="0" op-status="0" interval="0" \
+            on_node="n1"/></lrm_resource></lrm_resources></lrm></node_state></status>
+            """
+        var text = cib.text.replacingOccurrences(of: #"<status\s*/>|<status>\s*</status>"#, with: status, options: .regularExpression)
+        text = text.replacingOccurrences(of: #"<nodes\s*/>|<nodes>\s*</nodes>"#, with: #"<nodes><node id="1" uname="n1"/></nodes>"#, options: .regularExpression)
+        try text.write(toFile: cib.path, atomically: true, encoding: .utf8)
+        let whole = try runTool("/usr/sbin/crm_verify", ["--verbose", "--xml-file", cib.path])
+        #expect(whole.status == 0, "the CIB with b in the configuration: \(whole.stderr)")
+        let one = try Self.spec("resources:\n  - {id: a, agent: \"ocf:pacemaker:Dummy\"}\n")
+        let pruned = try await cib.engine { $0.plan.prune = true }.apply(one)
+        #expect(pruned.plan.steps.map(\.description) == ["- remove primitive b"])
+        #expect(pruned.written)
+        #expect(!cib.text.contains(#"<primitive id="b""#))
+        // Pacemaker's status keeps b's history; crm_verify on the whole result warns that b runs (and Pacemaker
+        // stops it), which is why the apply checks the configuration alone.
+        let after = try runTool("/usr/sbin/crm_verify", ["-VV", "--xml-file", cib.path])
+        #expect(after.status != 0)
+        #expect(after.stderr.contains("Detected active orphan b running on n1"), "\(after.stderr)")
+    }
+
     @Test("--via pcs and --via cib leave the same configuration, for additions and changes")
     func routesAgree() async throws {
         let byCIB = try CIBFile()

@@ -137,7 +137,7 @@ public struct ApplyEngine: Sendable {
     private func writeByPatch(original: String, desired: String, in workspace: Workspace) async throws {
         let originalPath = try workspace.write("original.xml", original)
         let desiredPath = try workspace.write("desired.xml", desired)
-        try await verify(desiredPath)
+        try await verify(desired, in: workspace)
         let diff = Command("crm_diff", ["--original", originalPath, "--new", desiredPath], timeout: .seconds(60))
         let patch = try await run("make the patch", diff)
         // crm_diff exits 1 when the documents differ, 0 when they do not.
@@ -185,8 +185,9 @@ public struct ApplyEngine: Sendable {
         where step.action == .adopt && added.contains(step.key) && !step.changes.isEmpty && !step.changes.allSatisfy(\.secret) {
             options.progress("pcs made \(step.label) differently from khactl's render; khactl's definition is written")
         }
-        if let finalCIB = finish.desiredCIB { _ = try workspace.write("pcs.xml", finalCIB) }
-        try await verify(copyPath)
+        let finalCIB = finish.desiredCIB ?? copyText
+        _ = try workspace.write("pcs.xml", finalCIB)
+        try await verify(finalCIB, in: workspace)
         let push = Command(
             "pcs", ["cluster", "cib-push", copyPath, "diff-against=\(originalPath)"], environment: environment,
             timeout: .seconds(120))
@@ -259,7 +260,11 @@ public struct ApplyEngine: Sendable {
         return subset
     }
 
-    private func verify(_ path: String) async throws {
+    /// Checks the configuration of `cib` with crm_verify, without its status section: the status is not what
+    /// an apply changes, and against it crm_verify warns of what an apply means to do, e.g. a removed resource
+    /// that still runs ("active orphan", which Pacemaker stops: `stop-orphan-resources`).
+    private func verify(_ cib: String, in workspace: Workspace) async throws {
+        let path = try workspace.write("verify.xml", Self.withoutStatus(cib))
         let command = Command("crm_verify", ["--verbose", "--xml-file", path], timeout: .seconds(60))
         let output = try await run("verify", command)
         guard output.succeeded else {
@@ -267,6 +272,14 @@ public struct ApplyEngine: Sendable {
                 step: "verify (crm_verify)", command: command, status: output.status,
                 message: output.standardError + output.standardOutput)
         }
+    }
+
+    /// `cib` without its `<status>` element (the CIB's last child, never nested).
+    static func withoutStatus(_ cib: String) -> String {
+        guard let start = cib.range(of: #"<status(\s[^>]*)?/?>"#, options: .regularExpression) else { return cib }
+        if cib[start].hasSuffix("/>") { return String(cib[..<start.lowerBound] + cib[start.upperBound...]) }
+        guard let end = cib.range(of: "</status>", options: .backwards), end.lowerBound >= start.upperBound else { return cib }
+        return String(cib[..<start.lowerBound] + cib[end.upperBound...])
     }
 
     /// `cibadmin` refuses a patch made against an older CIB with CRM_EX_OLD (103).
