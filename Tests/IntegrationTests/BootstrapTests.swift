@@ -47,13 +47,14 @@ struct BootstrapSpecTests {
         #expect(config.contains("token: 500") && config.contains("consensus: 600") && config.contains("token_coefficient: 0"))
         #expect(config.contains("crypto_cipher: aes256") && config.contains("crypto_hash: sha256") && config.contains("transport: knet"))
         let xml = CIBRenderer.render(deployment.spec.configuration)
-        #expect(xml.components(separatedBy: #"name="pcmk_delay_base""#).count == 2)
+        #expect(!xml.contains("pcmk_delay_base"))
+        #expect(xml.components(separatedBy: #"name="priority-fencing-delay""#).count == 2)
         #expect(xml.contains("value=\"cat \(secrets.folder)/cp1.bmc\""))
         #expect(!xml.contains("pw1"), "a password reached the CIB")
         #expect(Self.constraints(deployment.spec.configuration) == [
             "location-fence-cp1-cp1--INFINITY", "location-fence-cp2-cp2--INFINITY",
             "colocation-vip-haproxy-clone-INFINITY", "order-haproxy-clone-vip-Optional",
-            "order-apiserver-clone-control-Optional",
+            "colocation-pair-arbiter-vip--INFINITY", "order-apiserver-clone-control-Optional",
         ].filter { !$0.hasPrefix("location") })
         #expect(Validator.validate(deployment.spec).filter { $0.severity == .error }.isEmpty)
         // The haproxy configuration: the VIP's frontend, both API servers, TLS health checks on /healthz.
@@ -71,7 +72,7 @@ struct BootstrapSpecTests {
         let deployment = try DeploymentSpec.parse(secrets.spec(nodes: 3, vips: ["198.18.0.100", "198.18.0.101"]))
         #expect(!(deployment.cluster?.corosyncConfig.render().contains("two_node") ?? true))
         let xml = CIBRenderer.render(deployment.spec.configuration)
-        #expect(!xml.contains("pcmk_delay_base"))
+        #expect(!xml.contains("pcmk_delay_base") && !xml.contains("priority-fencing-delay") && !xml.contains("pair-arbiter"))
         #expect(Self.constraints(deployment.spec.configuration) == [
             "colocation-vip-1-haproxy-clone-INFINITY", "order-haproxy-clone-vip-1-Optional",
             "colocation-vip-2-haproxy-clone-INFINITY", "order-haproxy-clone-vip-2-Optional",

@@ -27,7 +27,7 @@ struct KubernetesProfileTests {
         return (process.terminationStatus, String(decoding: output, as: UTF8.self))
     }
 
-    @Test("A pair with one VIP: fenced, delay on the first node, validates, crm_verify accepts it")
+    @Test("A pair with one VIP: fenced, the fence race settled by priority-fencing-delay and the arbiter, validates, crm_verify accepts it")
     func pair() throws {
         let profile = KubernetesControlPlaneProfile(
             vips: ["198.18.0.100"],
@@ -38,11 +38,17 @@ struct KubernetesProfileTests {
         for id in [
             "fence-cp1", "fence-cp2", "haproxy-clone", "vip", "vip-monitor-interval-2s", "apiserver-clone",
             "colocation-vip-haproxy-clone-INFINITY", "order-haproxy-clone-vip-Optional", "control",
+            "pair-arbiter", "colocation-pair-arbiter-vip--INFINITY",
         ] {
             #expect(xml.contains(#"id="\#(id)""#), "missing \(id)")
         }
-        #expect(xml.contains(#"name="pcmk_delay_base" value="5s""#))
-        #expect(xml.components(separatedBy: #"name="pcmk_delay_base""#).count == 2, "the delay is on one node only")
+        // No node's device carries a fixed delay: the VIP's holder waits (priority-fencing-delay), whichever it is.
+        #expect(!xml.contains("pcmk_delay_base"))
+        #expect(xml.components(separatedBy: #"name="priority-fencing-delay" value="5s""#).count == 2)
+        let arbiter = try #require(configuration.resources.first { $0.id == "pair-arbiter" })
+        guard case .primitive(let primitive) = arbiter else { throw TestSetupError("the arbiter is not a primitive") }
+        #expect(primitive.agent?.description == "ocf:pacemaker:Dummy")
+        #expect(primitive.metaAttributes.flatMap(\.nvpairs).map { "\($0.name)=\($0.value ?? "")" } == ["priority=10"])
         #expect(xml.contains(#"name="stonith-enabled" value="true""#))
         #expect(xml.contains(#"name="resource-stickiness" value="100""#))
         #expect(xml.contains(#"name="transition-delay" value="200ms""#))
@@ -64,6 +70,7 @@ struct KubernetesProfileTests {
         #expect(profile.vipIDs == ["vip-1", "vip-2"])
         #expect(xml.contains(#"id="colocation-vip-2-haproxy-clone-INFINITY""#))
         #expect(!xml.contains("pcmk_delay_base"), "no delay outside pairs")
+        #expect(!xml.contains("priority-fencing-delay") && !xml.contains("pair-arbiter"), "no arbiter outside pairs")
         #expect(!xml.contains("apiserver"))
         #expect(xml.contains(#"class="lsb" id="haproxy" type="haproxy""#) || xml.contains(#"id="haproxy" class="lsb""#))
         let (status, output) = try Self.crmVerify(xml)
