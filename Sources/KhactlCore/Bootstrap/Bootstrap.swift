@@ -31,6 +31,13 @@ public struct BootstrapOptions: Sendable {
     /// the authkeys and corosync.conf (`pcs host auth`, `pcs cluster setup` on the spec's first node, with
     /// `--enable --start` where systemd runs) instead of khactl.
     public var pcsdPasswordFile: String?
+    /// With `reload`: reload corosync only once every member wrote the same file (``ReloadBarrier``), as
+    /// `khactl node add|remove` do on every node at once, instead of at once from this node.
+    public var coordinatedReload = false
+    /// Remove khactl's objects that left the spec (as `apply --prune`).
+    public var prune = false
+    /// Runs once pacemaker is up, before the resource graph is applied, with whether this node reloaded corosync.
+    public var beforeApply: (@Sendable (_ reloadedHere: Bool) async throws -> Void)?
     /// How long to wait for quorum and for pacemaker.
     public var timeout: Duration = .seconds(180)
     public var paths = BootstrapPaths()
@@ -121,6 +128,7 @@ public struct Bootstrap: Sendable {
         defer { if let lock { close(lock) } }
         say("bootstrap: node \(node.name) (id \(node.nodeID)) of cluster \(cluster.name), \(cluster.nodes.count) nodes, token \(cluster.token) ms, consensus \(cluster.consensus) ms")
         let corosyncRunning = Self.running("corosync")
+        var reloadedHere = false
 
         // 1-2. The pcsd route: pcs makes the authkey and corosync.conf and sends them to every node.
         if let file = options.pcsdPasswordFile {
@@ -156,7 +164,21 @@ public struct Bootstrap: Sendable {
         } else {
             if !options.dryRun { try Self.writeAtomically(options.paths.corosyncConfig, config, mode: 0o644) }
             note(true, "write corosync.conf \(options.paths.corosyncConfig)")
-            if corosyncRunning && options.reload {
+            if corosyncRunning && options.reload && options.coordinatedReload {
+                if !options.dryRun {
+                    do {
+                        let barrier = ReloadBarrier(
+                            key: try WatcherKey(authkey: options.paths.authkey, purpose: ReloadBarrier.purpose), corosync: cluster.corosyncConfig,
+                            timeout: options.timeout, runner: runner, progress: { say("bootstrap: \($0)") })
+                        reloadedHere = try await barrier.run().reloaded
+                    } catch {
+                        // Nothing reloaded: the running corosync's file goes back.
+                        if let currentConfig { try? Self.writeAtomically(options.paths.corosyncConfig, currentConfig, mode: 0o644) }
+                        throw error
+                    }
+                }
+                note(true, "reload corosync on every node once all of them hold this file (coordinated corosync-cfgtool -R)")
+            } else if corosyncRunning && options.reload {
                 if !options.dryRun {
                     _ = try await check(Command("corosync-cfgtool", ["-R"], timeout: .seconds(30)), "reload corosync")
                 }
@@ -187,8 +209,8 @@ public struct Bootstrap: Sendable {
                 } else {
                     if !options.dryRun {
                         try Self.writeAtomically(options.paths.haproxyConfig, text, mode: 0o644)
-                        if Self.running("haproxy") {
-                            say("bootstrap: haproxy is running with an older configuration; `crm_resource --restart --resource haproxy-clone` reloads it")
+                        if Self.running("haproxy"), let haproxy = profile.haproxy {
+                            try await reloadHAProxy(haproxy.agent)
                         }
                     }
                     note(true, "write haproxy configuration \(options.paths.haproxyConfig) (frontend \(profile.vips.map { "\($0):\(profile.frontendPort)" }.joined(separator: ", ")), \(cluster.nodes.count) API servers on :\(profile.apiserverPort))")
@@ -217,8 +239,9 @@ public struct Bootstrap: Sendable {
 
         // 8. The profile and the spec's resources, through the apply engine (safe from every node at once:
         // each write is a versioned patch, re-planned on conflict).
+        if let beforeApply = options.beforeApply { try await beforeApply(reloadedHere) }
         var applyOptions = ApplyOptions()
-        applyOptions.plan = PlanOptions(prune: false, adopt: options.adopt)
+        applyOptions.plan = PlanOptions(prune: options.prune, adopt: options.adopt)
         applyOptions.progress = { say("bootstrap: apply: \($0)") }
         let result = try await ApplyEngine(options: applyOptions).apply(deployment.spec.configuration)
         report.applied = result
@@ -274,6 +297,21 @@ public struct Bootstrap: Sendable {
             }
             note(true, "start pacemaker (no systemd here: started directly)")
         }
+    }
+
+    /// Makes a running haproxy take its new configuration without dropping connections: a soft reload (the new
+    /// process binds, then the old one finishes its connections), through the service manager its agent uses.
+    private func reloadHAProxy(_ agent: ResourceAgent) async throws {
+        let command: Command
+        switch agent.resourceClass {
+        case .systemd: command = Command("systemctl", ["reload", agent.type], timeout: .seconds(60))
+        case .lsb: command = Command("/etc/init.d/\(agent.type)", ["reload"], timeout: .seconds(60))
+        default:
+            options.progress("bootstrap: haproxy (\(agent)) is running with an older configuration; reload it (crm_resource --restart --resource haproxy-clone restarts it)")
+            return
+        }
+        _ = try await check(command, "reload haproxy")
+        options.progress("bootstrap: haproxy reloaded its configuration (\(command))")
     }
 
     /// The pcsd route. The spec's first node authenticates to every node's pcsd (`pcs host auth`, the
@@ -434,8 +472,13 @@ public struct Bootstrap: Sendable {
 
     /// Whether a process named `name` runs as root (in this PID namespace). Any user can start a process
     /// with any name; only root can start one whose real and effective uid are 0, so others are not counted.
-    static func running(_ name: String) -> Bool {
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(entry) != nil {
+    static func running(_ name: String) -> Bool { !rootProcesses(named: name).isEmpty }
+
+    /// The live (not zombie) processes named `name` whose real and effective uid are 0.
+    static func rootProcesses(named name: String) -> [pid_t] {
+        var found: [pid_t] = []
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(entry) else { continue }
             if let comm = try? String(contentsOfFile: "/proc/\(entry)/comm", encoding: .utf8),
                 comm.trimmingCharacters(in: .newlines) == name,
                 let status = try? String(contentsOfFile: "/proc/\(entry)/status", encoding: .utf8),
@@ -447,10 +490,10 @@ public struct Bootstrap: Sendable {
                 {
                     continue
                 }
-                return true
+                found.append(pid)
             }
         }
-        return false
+        return found
     }
 
     /// Writes `text` to `path` with ``SecureFile/write(_:_:mode:owner:)`` (the final mode from the first byte, no
@@ -479,8 +522,9 @@ extension KubernetesControlPlaneProfile {
     /// What a pair's operators must know, printed by bootstrap and written in README.
     public static let twoNodeTruth = """
         A pair runs with corosync's two_node (which turns on wait_for_all): either node alone keeps quorum when \
-        its peer dies, so only fencing decides who survives a split: each node tries to power the other off and \
-        pcmk_delay_base gives one of them a head start, so both cannot shoot at once. wait_for_all means a node \
+        its peer dies, so only fencing decides who survives a split: each node tries to power the other off, and \
+        priority-fencing-delay makes the VIP's holder wait (pair-arbiter, on the other node, carries the \
+        priority), so the peer wins, the VIP moves once, and a dead holder is fenced at once. wait_for_all means a node \
         that boots alone (after a power cut of both) does not start any resource until it has seen its peer \
         once: a lone rebooted controller waits, by design, rather than risk running the VIP twice. Without \
         working fencing a pair is not safe; keep the fence devices tested (`stonith_admin --list-registered`).

@@ -317,12 +317,14 @@ extension Lab {
         try await waitUntilGone(pacemaker, timeout: .seconds(10))
     }
 
-    /// Waits until every node is online in the DC's view and the partition has quorum.
-    public func waitUntilOnline(count: Int, timeout: Duration) async throws {
+    /// Waits until every node is online in the DC's view and the partition has quorum: `count` nodes, or (nil)
+    /// every node pacemaker knows (a lab whose cluster has only some of its nodes).
+    public func waitUntilOnline(count wanted: Int?, timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
         var last = "no answer yet"
         while ContinuousClock.now < deadline {
             if let status = try? await clusterStatus() {
+                let count = wanted ?? status.nodes.count
                 let online = status.nodes.filter(\.online).count
                 if online == count && status.quorate && status.dc != nil { return }
                 last = "\(online) of \(count) online, quorate \(status.quorate), DC \(status.dc ?? "none")"
@@ -374,13 +376,30 @@ extension Lab {
         }
     }
 
-    /// Undoes the fault of node `index` (powers it on after a crash).
-    public func revive(_ index: Int) async throws {
+    /// Undoes the fault of node `index` (powers it on after a crash). With `wipe`, a node that is off gets a new,
+    /// empty disk first: the packages' files and the operator's (BMC password, stand-in), no cluster files or state.
+    public func revive(_ index: Int, wipe: Bool = false) async throws {
         try Lab.requireRoot()
         try await store.locked {
             var state = try store.load()
             guard let position = state.nodes.firstIndex(where: { $0.index == index }) else { throw LabError("lab \(name) has no node\(index)") }
             let node = state.nodes[position]
+            if wipe {
+                guard node.initProcess?.isAlive != true else {
+                    throw LabError("node\(index) is on; `khactl lab kill --mode crash node\(index)` powers it off before its disk is replaced")
+                }
+                let root = store.nodeFolder(index)
+                try? FileManager.default.removeItem(at: root)
+                for path in LabNode.privateFolders {
+                    try FileManager.default.createDirectory(at: root.appendingPathComponent(path), withIntermediateDirectories: true)
+                }
+                try LabNode.prepareOwnership(root)
+                try installNodeFiles(index)
+                try await startNode(index, &state)
+                state.nodes[position].fault = nil
+                try store.save(state)
+                return
+            }
             switch node.fault {
             case nil:
                 if node.initProcess?.isAlive != true { try await startNode(index, &state) }

@@ -130,11 +130,16 @@ extension Lab {
     /// With `via: .pcsd`, every node runs pcsd and `khactl bootstrap --via pcsd`: the spec's first node sets the
     /// cluster up with `pcs host auth` and `pcs cluster setup`.
     public func bootstrap(
-        spec given: String?, vips: [String] = [LabNetwork.defaultVIP], via route: BootstrapCommand.Route = .direct,
+        spec given: String?, vips: [String] = [LabNetwork.defaultVIP], via route: BootstrapCommand.Route = .direct, nodes count: Int? = nil,
         progress: @Sendable (String) -> Void
     ) async throws -> [(node: String, output: CommandOutput)] {
         try Lab.requireRoot()
-        let state = try store.load()
+        let all = try store.load()
+        var state = all
+        if let count {
+            guard (1...all.nodes.count).contains(count) else { throw LabError("--nodes must be 1 to \(all.nodes.count)") }
+            state.nodes = Array(all.nodes.prefix(count))
+        }
         guard state.switchHolder?.isAlive == true else { throw LabError("lab \(name) is not up") }
         let writtenSpec = folder.appendingPathComponent("bootstrap.yaml").path
         for node in state.nodes {
@@ -146,30 +151,7 @@ extension Lab {
         // One authkey for the lab, made once.
         let keyPath = folder.appendingPathComponent("authkey").path
         if !FileManager.default.fileExists(atPath: keyPath) { try AuthKey.generate().write(to: keyPath) }
-        // The BMC password on every node, as an operator would install it, and the stand-in's files.
-        let password = folder.appendingPathComponent("bmc-password").path
-        guard let passwordData = FileManager.default.contents(atPath: password) else { throw LabError("lab \(name) has no BMC password file") }
-        let pem = folder.appendingPathComponent("apiserver-standin.pem").path
-        if !FileManager.default.fileExists(atPath: pem) { try BMCTLSFrontend.generateSelfSignedPEM(at: pem) }
-        let pemData = FileManager.default.contents(atPath: pem) ?? Data()
-        for node in state.nodes {
-            let agents = store.nodeFolder(node.index).appendingPathComponent("usr/lib/ocf/resource.d/khactl")
-            try FileManager.default.createDirectory(at: agents, withIntermediateDirectories: true)
-            let agent = agents.appendingPathComponent("apiserver-standin").path
-            if FileManager.default.contents(atPath: agent) != Data(Lab.standInAgent.utf8) {
-                try Lab.replaceFile(agent, with: Data(Lab.standInAgent.utf8), mode: 0o755)
-            }
-            let etc = store.nodeFolder(node.index).appendingPathComponent("etc/khactl")
-            try FileManager.default.createDirectory(at: etc, withIntermediateDirectories: true)
-            for (file, data, mode) in [
-                ("bmc-password", passwordData, 0o400), ("apiserver-standin.pem", pemData, 0o400),
-                ("apiserver-standin.cfg", Data(Lab.standInConfigText().utf8), 0o644),
-            ] {
-                let path = etc.appendingPathComponent(file).path
-                if FileManager.default.contents(atPath: path) == data { continue }
-                try Lab.replaceFile(path, with: data, mode: mode)
-            }
-        }
+        for node in all.nodes { try installNodeFiles(node.index) }
         let specPath: String
         if let given {
             specPath = URL(fileURLWithPath: given).path
@@ -205,6 +187,32 @@ extension Lab {
             var results: [(Int, String, CommandOutput)] = []
             for try await result in group { results.append(result) }
             return results.sorted { $0.0 < $1.0 }.map { ($0.1, $0.2) }
+        }
+    }
+
+    /// The files an operator installs on a controller besides the cluster's (the BMC password, the stand-in API
+    /// server's agent, configuration and certificate), on node `index`'s disk.
+    func installNodeFiles(_ index: Int) throws {
+        let password = folder.appendingPathComponent("bmc-password").path
+        guard let passwordData = FileManager.default.contents(atPath: password) else { throw LabError("lab \(name) has no BMC password file") }
+        let pem = folder.appendingPathComponent("apiserver-standin.pem").path
+        if !FileManager.default.fileExists(atPath: pem) { try BMCTLSFrontend.generateSelfSignedPEM(at: pem) }
+        let pemData = FileManager.default.contents(atPath: pem) ?? Data()
+        let agents = store.nodeFolder(index).appendingPathComponent("usr/lib/ocf/resource.d/khactl")
+        try FileManager.default.createDirectory(at: agents, withIntermediateDirectories: true)
+        let agent = agents.appendingPathComponent("apiserver-standin").path
+        if FileManager.default.contents(atPath: agent) != Data(Lab.standInAgent.utf8) {
+            try Lab.replaceFile(agent, with: Data(Lab.standInAgent.utf8), mode: 0o755)
+        }
+        let etc = store.nodeFolder(index).appendingPathComponent("etc/khactl")
+        try FileManager.default.createDirectory(at: etc, withIntermediateDirectories: true)
+        for (file, data, mode) in [
+            ("bmc-password", passwordData, 0o400), ("apiserver-standin.pem", pemData, 0o400),
+            ("apiserver-standin.cfg", Data(Lab.standInConfigText().utf8), 0o644),
+        ] {
+            let path = etc.appendingPathComponent(file).path
+            if FileManager.default.contents(atPath: path) == data { continue }
+            try Lab.replaceFile(path, with: data, mode: mode)
         }
     }
 }

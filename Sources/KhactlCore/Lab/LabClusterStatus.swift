@@ -17,4 +17,9 @@ extension Lab {
         }
         throw lastError ?? LabError("no node of lab \(name) is powered on and reachable")
     }
+
+    /// The names of the nodes pacemaker knows (a lab's cluster may have only some of the lab's nodes).
+    public func clusterNodes() async throws -> [String] {
+        try await clusterStatus().nodes.map(\.name)
+    }
 }

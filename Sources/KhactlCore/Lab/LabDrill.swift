@@ -21,6 +21,8 @@ public struct DrillRound: Hashable, Sendable {
     public let dualActiveSamples: Int
     /// Samples taken.
     public let samples: Int
+    /// The cluster's nodes still powered on once the VIP answered again (a split must leave one side).
+    public var poweredOn: [String] = []
 }
 
 /// A drill's rounds and their summary.
@@ -63,6 +65,7 @@ public struct DrillReport: Hashable, Sendable {
                     "membership": round.membership.map { .seconds($0) } ?? .null,
                     "recovery": .seconds(round.recovery),
                     "dualActiveSamples": .integer(Int64(round.dualActiveSamples)), "samples": .integer(Int64(round.samples)),
+                    "poweredOn": .array(round.poweredOn.map { .string($0) }),
                 ]
             }),
         ]
@@ -119,7 +122,7 @@ extension Lab {
         defer { probe.stop() }
         var rounds: [DrillRound] = []
         for round in 1...max(1, options.rounds) {
-            try await waitUntilOnline(count: try state().nodes.count, timeout: options.roundTimeout)
+            try await waitUntilOnline(count: nil, timeout: options.roundTimeout)
             try await settle(timeout: options.roundTimeout)
             // The holder is read only once the cluster has settled: right after a node was fenced and
             // revived, the status can still show the resource on that node until the DC has caught up, and
@@ -129,7 +132,8 @@ extension Lab {
             progress("round \(round): \(options.mode.rawValue) \(victim), which holds \(options.resource)")
 
             let sampler = OwnershipSampler(lab: self, address: options.vip)
-            let membership = try MembershipWatch(lab: self, excluding: victimIndex)
+            let members = try await clusterNodes()
+            let membership = try MembershipWatch(lab: self, excluding: victimIndex, among: members)
             let start = ContinuousClock.now
             sampler.start()
             try await kill(victimIndex, options.mode)
@@ -149,14 +153,17 @@ extension Lab {
             try await Task.sleep(for: .seconds(1))
             let samples = sampler.stop()
             let left = membership.stop()
+            // A split ends with one side fenced: the cluster's nodes still powered on and on the network.
+            let survivors = try state().nodes.filter { members.contains($0.name) && $0.initProcess?.isAlive == true }.map(\.name)
             rounds.append(DrillRound(
                 victim: victim, newHolder: newHolder, failover: (ping - start).seconds,
                 tcp: answered.connect.map { ($0 - start).seconds }, membership: left.map { ($0 - start).seconds },
-                recovery: (recovered - start).seconds, dualActiveSamples: samples.dual, samples: samples.total))
+                recovery: (recovered - start).seconds, dualActiveSamples: samples.dual, samples: samples.total,
+                poweredOn: survivors))
             progress("round \(round): VIP answers on \(newHolder) after \(format((ping - start).seconds)) s; dual-active samples \(samples.dual)")
             try await revive(victimIndex)
         }
-        try await waitUntilOnline(count: try state().nodes.count, timeout: options.roundTimeout)
+        try await waitUntilOnline(count: nil, timeout: options.roundTimeout)
         return DrillReport(mode: options.mode, rounds: rounds)
     }
 }
@@ -167,7 +174,8 @@ extension Lab {
     /// is still being probed, and a DC still integrating a node (S_INTEGRATION) makes a crash cost the
     /// scheduler a second more.
     func settle(timeout: Duration) async throws {
-        guard let node = try state().nodes.first(where: { $0.initProcess?.isAlive == true && $0.fault == nil }) else {
+        let members = try await clusterNodes()
+        guard let node = try state().nodes.first(where: { members.contains($0.name) && $0.initProcess?.isAlive == true && $0.fault == nil }) else {
             throw LabError("no node of lab \(name) is powered on and reachable")
         }
         try await runner.check(try nodeCommand(node.index, ["crm_resource", "--wait", "--timeout", "60s"], timeout: .seconds(70)))
@@ -179,11 +187,12 @@ extension Lab {
     func waitForIdleDC(from index: Int, timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
         var last = "no answer yet"
+        let names = try await clusterNodes()
         while ContinuousClock.now < deadline {
             var states: [String] = []
-            for node in try state().nodes {
+            for name in names {
                 let status = try await runner.run(
-                    try nodeCommand(index, ["crmadmin", "--status", node.name, "--output-as=xml", "--timeout", "2s"], timeout: .seconds(10)))
+                    try nodeCommand(index, ["crmadmin", "--status", name, "--output-as=xml", "--timeout", "2s"], timeout: .seconds(10)))
                 states.append(status.standardOutput.firstMatch(of: #/state="(\w+)"/#).map { String($0.output.1) } ?? "no answer")
             }
             if states.filter({ $0 == "S_IDLE" }).count == 1 && states.allSatisfy({ $0 == "S_IDLE" || $0 == "S_NOT_DC" }) { return }
@@ -239,8 +248,10 @@ final class MembershipWatch: Sendable {
         let value = Mutex<ContinuousClock.Instant?>(nil)
     }
 
-    init(lab: Lab, excluding victim: Int) throws {
-        let survivor = try lab.state().nodes.first { $0.index != victim && $0.initProcess?.isAlive == true && $0.fault == nil }
+    init(lab: Lab, excluding victim: Int, among members: [String]) throws {
+        let survivor = try lab.state().nodes.first {
+            $0.index != victim && members.contains($0.name) && $0.initProcess?.isAlive == true && $0.fault == nil
+        }
         guard let survivor else {
             process = nil
             return

@@ -105,13 +105,11 @@ public struct KubernetesControlPlaneProfile: Hashable, Sendable {
     /// `priority-fencing-delay` in a pair: how long the VIP's holder waits before fencing its peer when they
     /// split (the peer fences the holder at once). Far above a fence action's time (fence_redfish: 0.3-0.5 s).
     public var pairFenceDelay = "5s"
-    /// The arbiter of a pair's fence race (see the type's documentation); nil: none.
+    /// The id of the arbiter of a pair's fence race (see the type's documentation).
     public var pairArbiterID = "pair-arbiter"
-    /// Whether the pair's fence race is settled by a quorum device instead (then there is no arbiter).
-    public var quorumDevice = false
 
-    /// Whether the profile settles a pair's fence race with the arbiter.
-    public var arbitratesPair: Bool { controllers.count == 2 && !quorumDevice && controllers.contains { $0.fence != nil } }
+    /// Whether the profile settles a pair's fence race with the arbiter: two controllers, fenced.
+    public var arbitratesPair: Bool { controllers.count == 2 && controllers.contains { $0.fence != nil } }
     /// haproxy's frontend port on the VIPs.
     public var frontendPort: UInt16 = 7443
     /// The API servers' port on each controller.

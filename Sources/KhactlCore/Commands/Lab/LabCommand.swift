@@ -7,7 +7,7 @@ public struct LabCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "lab",
         abstract: "A real N-node Corosync/Pacemaker cluster in network namespaces on this machine.",
-        subcommands: [LabUp.self, LabBootstrapCommand.self, LabStatus.self, LabExec.self, LabKill.self, LabRevive.self, LabDrill.self, LabMeasureCommand.self, LabUpgradeCommand.self, LabStandInUpgrade.self,
+        subcommands: [LabUp.self, LabBootstrapCommand.self, LabSpecCommand.self, LabStatus.self, LabExec.self, LabKill.self, LabRevive.self, LabDrill.self, LabMeasureCommand.self, LabUpgradeCommand.self, LabStandInUpgrade.self,
             LabDown.self, LabInit.self, LabBMCCommand.self]
     )
 
@@ -199,15 +199,42 @@ public struct LabRevive: AsyncParsableCommand {
 
     @OptionGroup public var lab: LabOptions
     @Argument(help: "The node (node1, node2, ...), or `client`: the lab client's side of the network (198.18.0.2).") public var node: String
+    @Flag(help: "Power a node that is off on with a new, empty disk (a rebuilt controller: no cluster files, no state).")
+    public var wipe = false
 
     public init() {}
 
     public func run() async throws {
         let lab = try self.lab.lab()
         try await reportingErrors {
-            try await lab.revive(try lab.nodeIndex(node))
+            try await lab.revive(try lab.nodeIndex(node), wipe: wipe)
         }
-        print("lab \(lab.name): \(node) revived")
+        print("lab \(lab.name): \(node) revived\(wipe ? " with an empty disk" : "")")
+    }
+}
+
+/// `khactl lab spec`: the spec `lab bootstrap --profile` writes, for some of the lab's nodes.
+public struct LabSpecCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "spec", abstract: "Print the spec `lab bootstrap --profile kubernetes-control-plane` uses, for the first N nodes.")
+
+    @OptionGroup public var lab: LabOptions
+    @Option(help: "How many of the lab's nodes the spec has (default: all).") public var nodes: Int?
+    @Option(help: "The VIPs of the profile (repeat for several).") public var vip: [String] = [LabNetwork.defaultVIP]
+
+    public init() {}
+
+    public func run() async throws {
+        let lab = try self.lab.lab()
+        let text = try await reportingErrors {
+            var state = try lab.state()
+            if let nodes {
+                guard (1...state.nodes.count).contains(nodes) else { throw LabError("--nodes must be 1 to \(state.nodes.count)") }
+                state.nodes = Array(state.nodes.prefix(nodes))
+            }
+            return lab.profileSpec(state, vips: vip)
+        }
+        print(text, terminator: "")
     }
 }
 
@@ -300,18 +327,20 @@ public struct LabBootstrapCommand: AsyncParsableCommand {
     @Option(help: "The VIPs of the profile (repeat for several).") public var vip: [String] = [LabNetwork.defaultVIP]
     @Option(help: "direct (khactl writes corosync.conf and the authkey) or pcsd (pcsd on every node; pcs host auth and pcs cluster setup).")
     public var via: BootstrapCommand.Route = .direct
+    @Option(help: "Bootstrap only the first N nodes (the others stay bare, e.g. for `khactl node add`).") public var nodes: Int?
 
     public init() {}
 
     public func validate() throws {
         if (profile == nil) == (file == nil) { throw ValidationError("give either --profile kubernetes-control-plane or -f SPEC") }
+        if let nodes, nodes < 1 { throw ValidationError("--nodes must be at least 1") }
     }
 
     public func run() async throws {
         let lab = try self.lab.lab()
         let start = ContinuousClock.now
         let results = try await reportingErrors {
-            try await lab.bootstrap(spec: file, vips: vip, via: via) { print("lab \(lab.name): \($0)") }
+            try await lab.bootstrap(spec: file, vips: vip, via: via, nodes: nodes) { print("lab \(lab.name): \($0)") }
         }
         var failed: [String] = []
         for (node, output) in results {

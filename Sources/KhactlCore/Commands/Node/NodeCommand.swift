@@ -7,8 +7,8 @@ import Pacemaker
 public struct NodeCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "node",
-        abstract: "Change a node's state in the running cluster (standby).",
-        subcommands: [NodeStandby.self, NodeUnstandby.self]
+        abstract: "Add, remove or replace a controller of the running cluster; put a node in standby.",
+        subcommands: [NodeAdd.self, NodeRemove.self, NodeReplace.self, NodeStandby.self, NodeUnstandby.self]
     )
 
     public init() {}
