@@ -65,6 +65,51 @@ struct BootstrapSpecTests {
         #expect(deployment.profile?.kubeadmInit == "kubeadm init --control-plane-endpoint 198.18.0.100:7443 --upload-certs")
     }
 
+    @Test("a pair with a quorum device: corosync.conf has the device and no two_node, the profile no arbiter; bad devices are refused")
+    func quorumDevice() throws {
+        let secrets = try Secrets()
+        defer { secrets.remove() }
+        let text = try secrets.spec(nodes: 2, vips: ["198.18.0.100"])
+        let deployment = try DeploymentSpec.parse(
+            text.replacingOccurrences(of: "cluster:\n", with: "cluster:\n  quorum-device: {host: 198.18.0.10, algorithm: ffsplit}\n"))
+        let config = try #require(deployment.cluster).corosyncConfig.render()
+        #expect(!config.contains("two_node"))
+        #expect(config.contains("""
+                quorum {
+                    provider: corosync_votequorum
+                    device {
+                        model: net
+                        votes: 1
+                        timeout: 3000
+                        sync_timeout: 3000
+                        net {
+                            host: 198.18.0.10
+                            port: 5403
+                            algorithm: ffsplit
+                            tls: on
+                        }
+                    }
+                }
+                """))
+        let xml = CIBRenderer.render(deployment.spec.configuration)
+        #expect(!xml.contains("pair-arbiter") && !xml.contains("priority-fencing-delay"))
+        let lms = try DeploymentSpec.parse(
+            text.replacingOccurrences(of: "cluster:\n", with: "cluster:\n  quorum-device: {host: witness, algorithm: lms, timeout: 5000}\n"))
+        let lmsConfig = try #require(lms.cluster).corosyncConfig.render()
+        #expect(!lmsConfig.contains("votes: 1") && lmsConfig.contains("algorithm: lms") && lmsConfig.contains("timeout: 5000"))
+        for (device, message) in [
+            ("{host: 198.18.0.11}", "198.18.0.11 is a node's address; the witness must be another host"),
+            ("{host: 198.18.0.10, algorithm: coinflip}", "'coinflip' is not ffsplit or lms"),
+            ("{algorithm: lms}", "missing required key 'host'"),
+            ("{host: 198.18.0.10, timeout: 500}", "1250"),
+        ] {
+            let error = try #require(throws: SpecLoadError.self) {
+                try DeploymentSpec.parse(text.replacingOccurrences(of: "cluster:\n", with: "cluster:\n  quorum-device: \(device)\n"))
+            }
+            #expect(error.issues.contains { $0.message.contains(message) }, "\(device): \(error.issues)")
+        }
+    }
+
     @Test("three controllers with two VIPs: no two_node, no fence delay, a colocation and an order per VIP")
     func threeWithTwoVIPs() throws {
         let secrets = try Secrets()

@@ -180,6 +180,58 @@ struct MembershipLabTests {
         }
     }
 
+    @Test("a pair with a quorum device on the lab's witness: a split or crash of either VIP holder leaves the other with quorum and the VIP; the witness's death stops nothing")
+    func quorumDevice() throws {
+        let root = try LabTests.LabRoot()
+        defer {
+            _ = try? root.run(["lab", "down"])
+            root.remove()
+        }
+        let up = try root.run(["lab", "up", "--bare", "--nodes", "2", "--witness"])
+        try #require(up.status == 0, "lab up --bare --witness: \(up.stderr)")
+        let m = Membership(root: root, lab: DayTwoLabTests.Lab(root: root))
+        // Without the certificates, a node refuses before anything is written.
+        let spec = "\(root.path)/qdevice.yaml"
+        let specText = try root.run(["lab", "spec", "--quorum-device"])
+        // (Without the fence devices: their password file is installed by lab bootstrap, which has not run yet.)
+        try specText.stdout.replacingOccurrences(of: #", fence: \{[^}]*\}"#, with: "", options: .regularExpression)
+            .write(toFile: spec, atomically: true, encoding: .utf8)
+        let refused = try root.run(["lab", "exec", "node1", "--", m.khactl, "bootstrap", "-f", spec, "--authkey", "/dev/null"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("the spec has a quorum device: pass --qdevice-certificates DIR"), "\(refused.stderr)")
+        #expect(try m.lab.tool("node1", ["test", "-e", "/etc/corosync/corosync.conf"]).status == 1)
+
+        let boot = try root.run(["lab", "bootstrap", "--profile", "kubernetes-control-plane", "--quorum-device"], timeout: 300)
+        try #require(boot.status == 0, "lab bootstrap --quorum-device: \(boot.stdout.suffix(2000)) \(boot.stderr)")
+        try m.lab.waitFor("the pair's resources started") { try m.resourcesStarted(2) }
+        let conf = try m.corosyncConf(1)
+        #expect(conf.contains("model: net") && !conf.contains("two_node"))
+        let quorum = try m.quorumtool(1)
+        #expect(quorum.contains("Flags:            Quorate Qdevice"), "\(quorum)")
+        #expect(!(try m.cib()).contains("pair-arbiter"))
+        // Each node as the VIP's holder: isolated, it loses quorum and is fenced; the other keeps quorum through
+        // the witness's vote and takes the VIP.
+        for mode in ["isolate", "crash"] {
+            let drill = try m.drill(mode, rounds: 2)
+            #expect(drill["dualActiveSamples"] as? Int == 0, "\(drill)")
+            let rounds = drill["details"] as? [[String: Any]] ?? []
+            #expect(Set(rounds.compactMap { $0["victim"] as? String }) == ["node1", "node2"], "\(mode): \(rounds)")
+            for round in rounds {
+                #expect(round["poweredOn"] as? [String] == [round["newHolder"] as? String ?? "?"], "\(mode): \(round)")
+            }
+            try m.lab.waitFor("the pair settled after the drill") { try m.resourcesStarted(2) }
+        }
+        // The witness dies: two votes of three remain, nothing stops.
+        #expect(try m.lab.tool("witness", ["pkill", "-9", "-x", "corosync-qnetd"]).status == 0)
+        try m.lab.waitFor("the qdevices to see the witness gone") {
+            try !m.lab.tool("node1", ["corosync-qdevice-tool", "-s"]).stdout.contains("State:\t\t\tConnected")
+        }
+        let without = try m.quorumtool(1)
+        #expect(without.contains("Quorate:          Yes"), "\(without)")
+        #expect(try m.resourcesStarted(2))
+        #expect(try root.run(["lab", "exec", "client", "--", "curl", "-sk", "--max-time", "5", DayTwoLabTests.healthz]).stdout == "ok")
+    }
+
     /// Each refused with one line and exit 1, and node1's corosync.conf and CIB unchanged.
     func badInput(_ m: Membership, spec2: String, spec3: String, pairConf: String) throws {
         let epoch = try m.lab.epoch()

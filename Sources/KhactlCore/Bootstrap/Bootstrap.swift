@@ -38,6 +38,9 @@ public struct BootstrapOptions: Sendable {
     public var prune = false
     /// Runs once pacemaker is up, before the resource graph is applied, with whether this node reloaded corosync.
     public var beforeApply: (@Sendable (_ reloadedHere: Bool) async throws -> Void)?
+    /// With a quorum device in the spec: the folder `khactl witness init` wrote (qnetd's CA certificate and the
+    /// cluster's certificate), imported into qdevice's database unless it has them.
+    public var qdeviceCertificates: String?
     /// How long to wait for quorum and for pacemaker.
     public var timeout: Duration = .seconds(180)
     public var paths = BootstrapPaths()
@@ -80,6 +83,16 @@ public struct Bootstrap: Sendable {
         let problems = Validator.validate(deployment.spec).filter { $0.severity == .error }
         if !problems.isEmpty {
             throw BootstrapError(problems.map { "error: \($0)" }.joined(separator: "\n"))
+        }
+        if cluster.quorumDevice != nil, !QuorumDeviceCertificates.databaseExists(QuorumDeviceCertificates.nodeDatabase) {
+            guard let folder = options.qdeviceCertificates else {
+                throw BootstrapError(
+                    "the spec has a quorum device: pass --qdevice-certificates DIR, the folder `khactl witness init --cluster \(cluster.name)` wrote on the witness")
+            }
+            for file in [QuorumDeviceCertificates.caCertificate, QuorumDeviceCertificates.bundle]
+            where !FileManager.default.fileExists(atPath: "\(folder)/\(file)") {
+                throw BootstrapError("--qdevice-certificates \(folder) has no \(file) (made by `khactl witness init` on the witness)")
+            }
         }
         let missing = AgentCheck.missing(in: deployment.spec.configuration)
         if !missing.isEmpty { throw BootstrapError(missing.map { "error: \($0)" }.joined(separator: "\n")) }
@@ -186,6 +199,18 @@ public struct Bootstrap: Sendable {
             }
         }
 
+        // 2b. The quorum device's certificates.
+        if cluster.quorumDevice != nil {
+            if QuorumDeviceCertificates.databaseExists(QuorumDeviceCertificates.nodeDatabase) {
+                note(false, "quorum device certificates (\(QuorumDeviceCertificates.nodeDatabase))")
+            } else {
+                if !options.dryRun, let folder = options.qdeviceCertificates {
+                    try await QuorumDeviceCertificates.importOnNode(from: folder, runner: runner)
+                }
+                note(true, "import the quorum device's certificates into \(QuorumDeviceCertificates.nodeDatabase)")
+            }
+        }
+
         // 3. The kernel lets haproxy bind VIPs it does not hold yet.
         if let profile = deployment.profile {
             var sysctl = "# Written by khactl bootstrap: haproxy binds the API VIPs before they arrive.\nnet.ipv4.ip_nonlocal_bind = 1\n"
@@ -257,7 +282,7 @@ public struct Bootstrap: Sendable {
 
     private func startServices(note: (Bool, String) -> Void) async throws {
         if Self.systemdRuns {
-            for unit in ["corosync", "pacemaker"] {
+            for unit in ["corosync"] + (cluster.quorumDevice != nil ? ["corosync-qdevice"] : []) + ["pacemaker"] {
                 let active = try await runner.run(Command("systemctl", ["is-active", "--quiet", unit])).succeeded
                 let enabled = try await runner.run(Command("systemctl", ["is-enabled", "--quiet", unit])).succeeded
                 if active && enabled {
@@ -277,6 +302,26 @@ public struct Bootstrap: Sendable {
             // corosync daemonizes once its IPC is ready.
             if !options.dryRun { _ = try await check(Command("corosync", [], timeout: .seconds(60)), "start corosync") }
             note(true, "start corosync (no systemd here: started directly)")
+        }
+        if cluster.quorumDevice != nil {
+            if Self.running("corosync-qdevice") {
+                note(false, "corosync-qdevice running")
+            } else {
+                // corosync-qdevice daemonizes once it has connected to corosync, which must answer on cmap first
+                // (corosync daemonizes before all of its services are up).
+                if !options.dryRun {
+                    let deadline = ContinuousClock.now + .seconds(30)
+                    while ContinuousClock.now < deadline {
+                        if let cmap = try? CMap() {
+                            cmap.close()
+                            break
+                        }
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                    _ = try await check(Command("corosync-qdevice", [], timeout: .seconds(60)), "start corosync-qdevice")
+                }
+                note(true, "start corosync-qdevice (no systemd here: started directly)")
+            }
         }
         if Self.running("pacemakerd") {
             note(false, "pacemaker running")

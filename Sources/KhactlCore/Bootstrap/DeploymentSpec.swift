@@ -40,6 +40,8 @@ public struct ClusterSpec: Hashable, Sendable {
     public var consensus: Int
     /// Pacemaker's `dc-deadtime` for the first start (written into the first CIB), if set.
     public var dcDeadtime: String?
+    /// A quorum device (corosync-qdevice talking to corosync-qnetd on a witness host), if any.
+    public var quorumDevice: CorosyncConfig.QuorumDevice?
 
     /// khactl's default totem timings (see README, "Timings"): a lost controller is out of the membership
     /// about 1.1 s after it fails, where corosync's own default (token 3000 ms) takes 3.6 s.
@@ -51,7 +53,7 @@ public struct ClusterSpec: Hashable, Sendable {
         CorosyncConfig(
             clusterName: name,
             nodes: nodes.map { CorosyncConfig.Node(name: $0.name, nodeID: $0.nodeID, addresses: $0.addresses) },
-            token: token, consensus: consensus, tokenCoefficient: 0)
+            token: token, consensus: consensus, tokenCoefficient: 0, quorumDevice: quorumDevice)
     }
 }
 
@@ -204,7 +206,8 @@ struct SectionReader {
     // MARK: - cluster
 
     mutating func cluster(_ node: YAMLNode) -> ClusterSpec? {
-        guard let entries = entries(node, "cluster", allowed: ["name", "nodes", "totem", "dc-deadtime"]) else { return nil }
+        guard let entries = entries(node, "cluster", allowed: ["name", "nodes", "totem", "dc-deadtime", "quorum-device"]) else { return nil }
+        var quorumDevice: CorosyncConfig.QuorumDevice?
         var name: String?
         var nodes: [ClusterSpec.Node] = []
         var token = ClusterSpec.defaultToken
@@ -237,6 +240,8 @@ struct SectionReader {
                     if k == "token", let t = integer(v, "cluster.totem.token", 100...60_000) { token = t }
                     if k == "consensus", let c = integer(v, "cluster.totem.consensus", 120...120_000) { consensus = c }
                 }
+            case "quorum-device":
+                quorumDevice = self.quorumDevice(value)
             case "dc-deadtime":
                 if let text = string(value, "cluster.dc-deadtime") {
                     if text.wholeMatch(of: /[0-9]{1,6}(ms|s|m|min|h)?/) == nil {
@@ -280,7 +285,49 @@ struct SectionReader {
             }
         }
         guard let name, !nodes.isEmpty else { return nil }
-        return ClusterSpec(name: name, nodes: nodes, token: token, consensus: resolvedConsensus, dcDeadtime: dcDeadtime)
+        if let quorumDevice, nodes.flatMap(\.addresses).contains(quorumDevice.host) {
+            issue(node, "cluster.quorum-device.host", "\(quorumDevice.host) is a node's address; the witness must be another host")
+        }
+        return ClusterSpec(name: name, nodes: nodes, token: token, consensus: resolvedConsensus, dcDeadtime: dcDeadtime, quorumDevice: quorumDevice)
+    }
+
+    /// `quorum-device: {host: ADDRESS, algorithm: ffsplit|lms, port: 5403}`.
+    mutating func quorumDevice(_ node: YAMLNode) -> CorosyncConfig.QuorumDevice? {
+        let path = "cluster.quorum-device"
+        guard let entries = entries(node, path, allowed: ["host", "algorithm", "port", "timeout"]) else { return nil }
+        var device = CorosyncConfig.QuorumDevice(host: "")
+        for (key, value) in entries {
+            switch key {
+            case "host":
+                if let text = string(value, "\(path).host") {
+                    if IPAddress.parse(text) == nil && text.wholeMatch(of: Self.namePattern) == nil {
+                        issue(value, "\(path).host", "'\(text)' is not an address or host name")
+                    } else {
+                        device.host = text
+                    }
+                }
+            case "algorithm":
+                if let text = string(value, "\(path).algorithm") {
+                    if let algorithm = CorosyncConfig.QuorumDevice.Algorithm(rawValue: text) {
+                        device.algorithm = algorithm
+                    } else {
+                        issue(value, "\(path).algorithm", "'\(text)' is not ffsplit or lms")
+                    }
+                }
+            case "port":
+                if let port = integer(value, "\(path).port", 1...65_535) { device.port = UInt16(port) }
+            case "timeout":
+                // qdevice's heartbeat to qnetd (0.8 of it) must stay at least 1000 ms, qnetd's minimum.
+                if let timeout = integer(value, "\(path).timeout", 1250...120_000) {
+                    device.timeout = timeout
+                    device.syncTimeout = timeout
+                }
+            default:
+                break
+            }
+        }
+        if !entries.contains(where: { $0.0 == "host" }) { issue(node, path, "missing required key 'host'") }
+        return device.host.isEmpty ? nil : device
     }
 
     mutating func clusterNode(_ node: YAMLNode, _ path: String, position: Int) -> ClusterSpec.Node? {
@@ -386,6 +433,7 @@ struct SectionReader {
             return .init(name: node.name, fence: .init(agent: fence.agent, parameters: parameters))
         }
         var profile = KubernetesControlPlaneProfile(vips: [], controllers: controllers)
+        profile.quorumDevice = cluster.quorumDevice != nil
         var vipsNode: YAMLNode?
         for (key, value) in fields {
             let at = "\(path).\(key)"

@@ -18,6 +18,37 @@ public struct CorosyncConfig: Hashable, Sendable {
         }
     }
 
+    /// A quorum device: corosync-qdevice on every node, voting as corosync-qnetd on a witness host decides.
+    public struct QuorumDevice: Hashable, Sendable {
+        /// qnetd's split-brain algorithms for the `net` model.
+        public enum Algorithm: String, Hashable, Sendable {
+            /// The partition with more nodes (then the one with the lowest node id, or the qnetd's tie-breaker) gets
+            /// the vote; for clusters with an even number of nodes.
+            case ffsplit
+            /// Last man standing: the partition that still reaches qnetd survives, even one node.
+            case lms
+        }
+
+        /// The witness's address or name.
+        public var host: String
+        public var algorithm: Algorithm = .ffsplit
+        /// corosync-qnetd's port.
+        public var port: UInt16 = 5403
+        /// `quorum.device.timeout` (ms): how often qdevice polls votequorum; the net model's heartbeat to qnetd is
+        /// 0.8 of it, so it is also how long qnetd takes to see that a node's qdevice is gone and give the vote to
+        /// the other side. corosync's default, 10000, makes a pair's failover wait about 8 s for the vote.
+        public var timeout = 3000
+        /// `quorum.device.sync_timeout` (ms): the same during a membership change (corosync's default 30000).
+        public var syncTimeout = 3000
+
+        /// Creates a device.
+        public init(host: String, algorithm: Algorithm = .ffsplit, port: UInt16 = 5403) {
+            self.host = host
+            self.algorithm = algorithm
+            self.port = port
+        }
+    }
+
     /// `totem.cluster_name`.
     public var clusterName: String
     /// The nodelist, in nodeid order when rendered.
@@ -37,20 +68,27 @@ public struct CorosyncConfig: Hashable, Sendable {
     public var keyFile: String?
     /// `logging.logfile`.
     public var logFile = "/var/log/corosync/corosync.log"
+    /// `quorum.device`, if any.
+    public var quorumDevice: QuorumDevice?
 
     /// Creates a configuration.
-    public init(clusterName: String, nodes: [Node], token: Int = 1000, consensus: Int? = nil, tokenCoefficient: Int = 0) {
+    public init(
+        clusterName: String, nodes: [Node], token: Int = 1000, consensus: Int? = nil, tokenCoefficient: Int = 0,
+        quorumDevice: QuorumDevice? = nil
+    ) {
         self.clusterName = clusterName
         self.nodes = nodes
         self.token = token
         self.consensus = consensus
         self.tokenCoefficient = tokenCoefficient
+        self.quorumDevice = quorumDevice
     }
 
-    /// `quorum.two_node`: set for pairs, so one node keeps quorum when its peer dies (fencing decides who
-    /// survives a split; `wait_for_all`, implied by two_node, keeps a lone rebooted node from starting
-    /// resources until it has seen its peer once).
-    public var twoNode: Bool { nodes.count == 2 }
+    /// `quorum.two_node`: set for pairs without a quorum device, so one node keeps quorum when its peer dies
+    /// (fencing decides who survives a split; `wait_for_all`, implied by two_node, keeps a lone rebooted node
+    /// from starting resources until it has seen its peer once). With a quorum device the witness's vote
+    /// decides instead.
+    public var twoNode: Bool { nodes.count == 2 && quorumDevice == nil }
 
     /// The corosync.conf text.
     public func render() -> String {
@@ -81,6 +119,21 @@ public struct CorosyncConfig: Hashable, Sendable {
         lines.append("quorum {")
         lines.append("    provider: corosync_votequorum")
         if twoNode { lines.append("    two_node: 1") }
+        if let device = quorumDevice {
+            lines.append("    device {")
+            lines.append("        model: net")
+            // ffsplit needs the device's vote to be 1; lms wants corosync's default (nodes - 1).
+            if device.algorithm == .ffsplit { lines.append("        votes: 1") }
+            lines.append("        timeout: \(device.timeout)")
+            lines.append("        sync_timeout: \(device.syncTimeout)")
+            lines.append("        net {")
+            lines.append("            host: \(device.host)")
+            lines.append("            port: \(device.port)")
+            lines.append("            algorithm: \(device.algorithm.rawValue)")
+            lines.append("            tls: on")
+            lines.append("        }")
+            lines.append("    }")
+        }
         lines.append("}")
         lines.append("")
         lines.append("logging {")

@@ -51,7 +51,13 @@ public struct BootstrapCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("With --via pcsd: a file holding the hacluster user's password (never on the command line).", valueName: "file"))
     public var pcsdPasswordFile: String?
 
+    @Option(help: ArgumentHelp(
+        "With a quorum device in the spec: the folder `khactl witness init` wrote on the witness (its CA certificate and the cluster's certificate).",
+        valueName: "dir"))
+    public var qdeviceCertificates: String?
+
     public func validate() throws {
+        if via == .pcsd && qdeviceCertificates != nil { throw ValidationError("--qdevice-certificates goes with the direct route") }
         if via == .pcsd && pcsdPasswordFile == nil { throw ValidationError("--via pcsd needs --pcsd-password-file FILE") }
         if via == .direct && pcsdPasswordFile != nil { throw ValidationError("--pcsd-password-file goes with --via pcsd") }
         if via == .pcsd && authkey != nil { throw ValidationError("--via pcsd: pcs makes the authkey; drop --authkey") }
@@ -75,6 +81,7 @@ public struct BootstrapCommand: AsyncParsableCommand {
         options.adopt = adopt
         options.timeout = .seconds(timeout)
         options.pcsdPasswordFile = via == .pcsd ? pcsdPasswordFile : nil
+        options.qdeviceCertificates = qdeviceCertificates
         let bootstrap: Bootstrap
         do {
             bootstrap = try Bootstrap(deployment: deployment, options: options)
@@ -92,7 +99,7 @@ public struct BootstrapCommand: AsyncParsableCommand {
         } else if !dryRun {
             print("bootstrap: done, \(report.changed.count) change\(report.changed.count == 1 ? "" : "s")")
         }
-        if let cluster = deployment.cluster, cluster.nodes.count == 2 {
+        if let cluster = deployment.cluster, cluster.corosyncConfig.twoNode {
             print("\nTwo nodes: " + KubernetesControlPlaneProfile.twoNodeTruth)
         }
         if let profile = deployment.profile {

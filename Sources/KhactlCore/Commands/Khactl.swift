@@ -11,7 +11,7 @@ public struct Khactl: AsyncParsableCommand {
         version: version,
         subcommands: [
             BootstrapCommand.self, PlanCommand.self, ApplyCommand.self, NodeCommand.self, MaintenanceCommand.self, ResourceCommand.self,
-            UpgradeCommand.self, AlertCommand.self, Members.self, Watch.self, Status.self, SpecCommand.self, Export.self, Keygen.self, LabCommand.self]
+            UpgradeCommand.self, WitnessCommand.self, AlertCommand.self, Members.self, Watch.self, Status.self, SpecCommand.self, Export.self, Keygen.self, LabCommand.self]
     )
 
     public init() {}

@@ -44,9 +44,11 @@ public struct Lab: Sendable {
     /// A command that runs `argv` inside node `index`.
     public func nodeCommand(_ index: Int, _ argv: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)) throws -> Command {
         let state = try store.load()
-        guard let node = state.nodes.first(where: { $0.index == index }) else { throw LabError("lab \(name) has no node\(index)") }
+        guard let node = index == Lab.witnessIndex ? state.witness : state.nodes.first(where: { $0.index == index }) else {
+            throw LabError("lab \(name) has no node\(index)")
+        }
         guard let initProcess = node.initProcess, initProcess.isAlive else {
-            throw LabError("node\(index) of lab \(name) is powered off")
+            throw LabError("\(node.name) of lab \(name) is powered off")
         }
         return Command("nsenter", Lab.enter(initProcess, argv), environment: environment, timeout: timeout)
     }
@@ -83,6 +85,7 @@ public struct Lab: Sendable {
     public func nodeIndex(_ text: String) throws -> Int {
         let digits = text.hasPrefix("node") ? String(text.dropFirst(4)) : text
         let state = try store.load()
+        if text == "witness", state.witness != nil { return Lab.witnessIndex }
         guard let index = Int(digits), state.nodes.contains(where: { $0.index == index }) else {
             throw LabError("lab \(name) has no node \"\(text)\" (it has \(state.nodes.map(\.name).joined(separator: ", ")))")
         }
@@ -105,6 +108,9 @@ extension Lab {
         public var fencing = true
         /// How long to wait for every node to be online in pacemaker.
         public var timeout: Duration = .seconds(90)
+        /// A witness host (`witness`, 198.18.0.10) for a quorum device: `khactl witness init` runs corosync-qnetd
+        /// there (`lab bootstrap --quorum-device` does it).
+        public var witness = false
         /// Bare controllers: namespaces, network and BMCs, but no cluster files and no corosync or pacemaker;
         /// `khactl lab bootstrap` (khactl bootstrap on every node) makes the cluster.
         public var bare = false
@@ -151,6 +157,24 @@ extension Lab {
                 for index in 1...options.nodes {
                     progress("node\(index): namespaces, \(LabNetwork.nodeAddress(index))\(options.bare ? " (bare: no cluster yet)" : ", corosync, pacemaker")")
                     try await startNode(index, &state)
+                }
+                if options.witness {
+                    progress("witness: namespaces, \(LabNetwork.nodeAddress(Lab.witnessIndex)) (corosync-qnetd once `khactl witness init` runs there)")
+                    var witness = LabNodeState(name: "witness", index: Lab.witnessIndex, address: LabNetwork.nodeAddress(Lab.witnessIndex))
+                    let root = store.nodeFolder(Lab.witnessIndex)
+                    for path in LabNode.privateFolders {
+                        try FileManager.default.createDirectory(at: root.appendingPathComponent(path), withIntermediateDirectories: true)
+                    }
+                    try LabNode.prepareOwnership(root)
+                    let (holder, initProcess) = try await bootHost(witness, switchHolder: state.switchHolder) { holder in
+                        witness.holder = holder
+                        state.witness = witness
+                        try store.save(state)
+                    }
+                    witness.holder = holder
+                    witness.initProcess = initProcess
+                    state.witness = witness
+                    try store.save(state)
                 }
             } catch {
                 progress("lab up failed; removing what was started")
@@ -250,24 +274,26 @@ extension Lab {
         }
     }
 
-    /// Powers node `index` on: namespaces, mounts, link, addresses, corosync and pacemaker.
-    func startNode(_ index: Int, _ state: inout LabState) async throws {
-        guard let position = state.nodes.firstIndex(where: { $0.index == index }) else { throw LabError("no node\(index)") }
-        guard let switchHolder = state.switchHolder, switchHolder.isAlive else { throw LabError("lab \(name) has no switch") }
+    /// The witness's index (it is no controller: no BMC, no cluster).
+    static let witnessIndex = 0
+
+    /// Boots a lab host: its namespaces (recorded through `record` as soon as the holder runs, so that `lab down`
+    /// finds it even if this fails half-way), its private folders, /dev/shm, its link on the switch and address.
+    func bootHost(
+        _ node: LabNodeState, switchHolder: ProcessIdentity?, record: (ProcessIdentity) throws -> Void
+    ) async throws -> (holder: ProcessIdentity, initProcess: ProcessIdentity) {
+        guard let switchHolder, switchHolder.isAlive else { throw LabError("lab \(name) has no switch") }
+        let index = node.index
         let root = store.nodeFolder(index)
         let log = root.appendingPathComponent("var/log/khactl-node.log").path
         let holder = try Daemon.spawn(
             Command("unshare", [
                 "--net", "--mount", "--uts", "--ipc", "--pid", "--fork", "--mount-proc", "--propagation", "private", "--",
-                Lab.executable, "lab", "init", "--hostname", "node\(index)",
+                Lab.executable, "lab", "init", "--hostname", node.name,
             ]),
             log: log)
-        state.nodes[position].holder = holder
-        try store.save(state)
+        try record(holder)
         let initProcess = try await waitForChild(of: holder)
-        state.nodes[position].initProcess = initProcess
-        state.nodes[position].fault = nil
-        try store.save(state)
         try await waitForNamespace(of: initProcess.pid)
 
         // Private folders over the host's, and a private /dev/shm (corosync's PID is the same in every
@@ -297,6 +323,21 @@ extension Lab {
             "address add \(LabNetwork.nodeAddress(index))/\(LabNetwork.prefix) dev eth0",
             "link set eth0 up",
         ])
+        return (holder, initProcess)
+    }
+
+    /// Powers node `index` on: namespaces, mounts, link, addresses, corosync and pacemaker.
+    func startNode(_ index: Int, _ state: inout LabState) async throws {
+        guard let position = state.nodes.firstIndex(where: { $0.index == index }) else { throw LabError("no node\(index)") }
+        let root = store.nodeFolder(index)
+        let (holder, initProcess) = try await bootHost(state.nodes[position], switchHolder: state.switchHolder) { holder in
+            state.nodes[position].holder = holder
+            try store.save(state)
+        }
+        state.nodes[position].holder = holder
+        state.nodes[position].initProcess = initProcess
+        state.nodes[position].fault = nil
+        try store.save(state)
         // A node bootstrapped through pcsd runs pcsd from boot, as its unit would.
         try await startPCSD(initProcess, root: root)
         // A bare node (no corosync.conf on its "disk" yet) waits for `khactl lab bootstrap`; a bootstrapped one
@@ -310,6 +351,18 @@ extension Lab {
         // corosync daemonizes once it is ready; pacemakerd always runs in the foreground, so setsid -f
         // detaches it and the node's init becomes its parent.
         try await runner.check(Command("nsenter", Lab.enter(initProcess, ["corosync"]), timeout: .seconds(30)))
+        // A node with a quorum device boots corosync-qdevice after corosync, as its unit would (once corosync
+        // answers on cmap).
+        let conf = (try? String(contentsOf: root.appendingPathComponent("etc/corosync/corosync.conf"), encoding: .utf8)) ?? ""
+        if conf.contains("model: net") {
+            let deadline = ContinuousClock.now + .seconds(30)
+            while try await !runner.run(Command("nsenter", Lab.enter(initProcess, ["corosync-cmapctl", "-g", "totem.cluster_name"]))).succeeded,
+                ContinuousClock.now < deadline
+            {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            try await runner.check(Command("nsenter", Lab.enter(initProcess, ["corosync-qdevice"]), timeout: .seconds(30)))
+        }
         let pacemaker = try Daemon.spawn(
             Command("nsenter", Lab.enter(initProcess, ["setsid", "-f", "pacemakerd"]),
                 environment: ["PCMK_logfile": "/var/log/pacemaker/pacemaker.log", "PCMK_debug": "no"]),
@@ -458,6 +511,7 @@ extension Lab {
             }
             powerOff(node)
         }
+        if let witness = state.witness { powerOff(witness) }
         state.bmcProxy?.terminate(grace: .seconds(1))
         state.switchHolder?.killAndWait()
     }

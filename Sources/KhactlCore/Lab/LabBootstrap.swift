@@ -12,13 +12,18 @@ extension Lab {
     /// The spec `lab bootstrap --profile kubernetes-control-plane` writes: the lab's nodes with their
     /// BMCs, the lab's token, the Kubernetes profile on the default VIP with lab stand-ins for the API
     /// server (haproxy answering HTTPS /healthz) and the controllers (Dummy).
-    func profileSpec(_ state: LabState, vips: [String]) -> String {
+    func profileSpec(_ state: LabState, vips: [String], quorumDevice: Bool = false) -> String {
         var lines = [
             "# Written by `khactl lab bootstrap` for lab \(state.name): its nodes, BMCs and timings.",
             "cluster:",
             "  name: \(state.name)",
             "  dc-deadtime: 2s   # the lab's nodes all start within a second",
             "  totem: {token: \(state.token), consensus: \(state.consensus)}",
+        ]
+        if quorumDevice {
+            lines.append("  quorum-device: {host: \(LabNetwork.nodeAddress(Lab.witnessIndex)), algorithm: ffsplit}   # the lab's witness (corosync-qnetd)")
+        }
+        lines += [
             "  nodes:",
         ]
         for node in state.nodes {
@@ -131,7 +136,7 @@ extension Lab {
     /// cluster up with `pcs host auth` and `pcs cluster setup`.
     public func bootstrap(
         spec given: String?, vips: [String] = [LabNetwork.defaultVIP], via route: BootstrapCommand.Route = .direct, nodes count: Int? = nil,
-        progress: @Sendable (String) -> Void
+        quorumDevice: Bool = false, progress: @Sendable (String) -> Void
     ) async throws -> [(node: String, output: CommandOutput)] {
         try Lab.requireRoot()
         let all = try store.load()
@@ -156,7 +161,7 @@ extension Lab {
         if let given {
             specPath = URL(fileURLWithPath: given).path
         } else {
-            let text = profileSpec(state, vips: vips)
+            let text = profileSpec(state, vips: vips, quorumDevice: quorumDevice)
             if (try? String(contentsOfFile: writtenSpec, encoding: .utf8)) != text {
                 try text.write(toFile: writtenSpec, atomically: true, encoding: .utf8)
             }
@@ -168,6 +173,17 @@ extension Lab {
             try FileManager.default.copyItem(atPath: given, toPath: writtenSpec)
         }
         var routeArguments = ["--authkey", keyPath]
+        if quorumDevice {
+            guard state.witness?.initProcess?.isAlive == true else { throw LabError("lab \(name) has no witness: `lab up --bare --witness`") }
+            let certificates = folder.appendingPathComponent("qdevice").path
+            if !FileManager.default.fileExists(atPath: certificates) {
+                progress("witness: khactl witness init --cluster \(name) (corosync-qnetd, its CA, the cluster's certificate)")
+                let output = try await runner.run(try nodeCommand(
+                    Lab.witnessIndex, [Lab.executable, "witness", "init", "--cluster", name, "--out", certificates], timeout: .seconds(120)))
+                guard output.succeeded else { throw LabError("witness init: \(output.standardError)\(output.standardOutput)") }
+            }
+            routeArguments += ["--qdevice-certificates", certificates]
+        }
         if route == .pcsd {
             progress("starting pcsd on every node (the hacluster password only in each node's own /etc/shadow)")
             try await preparePCSD(state)

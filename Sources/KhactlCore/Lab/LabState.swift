@@ -50,6 +50,8 @@ public struct LabState: Codable, Sendable, Hashable {
     public var bmcProxy: ProcessIdentity?
     /// The nodes.
     public var nodes: [LabNodeState]
+    /// The witness host running corosync-qnetd (`lab up --witness`), if any: `witness`, index 0, 198.18.0.10.
+    public var witness: LabNodeState?
 }
 
 /// The lab network's fixed plan: everything in 198.18.0.0/24 (RFC 2544 benchmarking space), inside the

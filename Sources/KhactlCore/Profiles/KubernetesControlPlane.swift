@@ -108,8 +108,11 @@ public struct KubernetesControlPlaneProfile: Hashable, Sendable {
     /// The id of the arbiter of a pair's fence race (see the type's documentation).
     public var pairArbiterID = "pair-arbiter"
 
-    /// Whether the profile settles a pair's fence race with the arbiter: two controllers, fenced.
-    public var arbitratesPair: Bool { controllers.count == 2 && controllers.contains { $0.fence != nil } }
+    /// Whether the cluster has a quorum device: the witness's vote settles a split, no fence race to arbitrate.
+    public var quorumDevice = false
+
+    /// Whether the profile settles a pair's fence race with the arbiter: two controllers, fenced, no quorum device.
+    public var arbitratesPair: Bool { controllers.count == 2 && !quorumDevice && controllers.contains { $0.fence != nil } }
     /// haproxy's frontend port on the VIPs.
     public var frontendPort: UInt16 = 7443
     /// The API servers' port on each controller.

@@ -50,9 +50,12 @@ public struct LabUp: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Fencing through a lab BMC per node and fence_redfish.") public var fencing = true
     @Flag(help: "Install the example resources (an IPaddr2 VIP and a cloned haproxy) once the lab is up.") public var example = false
     @Flag(help: "Bare controllers: no cluster yet; `khactl lab bootstrap` makes it with khactl bootstrap.") public var bare = false
+    @Flag(help: "Also a witness host (198.18.0.10) for a quorum device; `lab bootstrap --quorum-device` runs corosync-qnetd there.")
+    public var witness = false
 
     public func validate() throws {
         if bare && example { throw ValidationError("--example needs a cluster; with --bare use `khactl lab bootstrap`") }
+        if witness && !bare { throw ValidationError("--witness goes with --bare (`lab bootstrap --quorum-device` uses it)") }
     }
 
     public init() {}
@@ -64,6 +67,7 @@ public struct LabUp: AsyncParsableCommand {
         options.consensus = consensus ?? (token.map { $0 * 12 / 10 } ?? (bare ? ClusterSpec.defaultConsensus : 1200))
         options.fencing = fencing
         options.bare = bare
+        options.witness = witness
         let lab = try self.lab.lab()
         let start = ContinuousClock.now
         try await reportingErrors {
@@ -221,6 +225,7 @@ public struct LabSpecCommand: AsyncParsableCommand {
     @OptionGroup public var lab: LabOptions
     @Option(help: "How many of the lab's nodes the spec has (default: all).") public var nodes: Int?
     @Option(help: "The VIPs of the profile (repeat for several).") public var vip: [String] = [LabNetwork.defaultVIP]
+    @Flag(help: "With the lab's witness as quorum device.") public var quorumDevice = false
 
     public init() {}
 
@@ -232,7 +237,7 @@ public struct LabSpecCommand: AsyncParsableCommand {
                 guard (1...state.nodes.count).contains(nodes) else { throw LabError("--nodes must be 1 to \(state.nodes.count)") }
                 state.nodes = Array(state.nodes.prefix(nodes))
             }
-            return lab.profileSpec(state, vips: vip)
+            return lab.profileSpec(state, vips: vip, quorumDevice: quorumDevice)
         }
         print(text, terminator: "")
     }
@@ -328,6 +333,8 @@ public struct LabBootstrapCommand: AsyncParsableCommand {
     @Option(help: "direct (khactl writes corosync.conf and the authkey) or pcsd (pcsd on every node; pcs host auth and pcs cluster setup).")
     public var via: BootstrapCommand.Route = .direct
     @Option(help: "Bootstrap only the first N nodes (the others stay bare, e.g. for `khactl node add`).") public var nodes: Int?
+    @Flag(help: "A quorum device on the lab's witness (`lab up --witness`): khactl witness init there, then bootstrap with it.")
+    public var quorumDevice = false
 
     public init() {}
 
@@ -340,7 +347,7 @@ public struct LabBootstrapCommand: AsyncParsableCommand {
         let lab = try self.lab.lab()
         let start = ContinuousClock.now
         let results = try await reportingErrors {
-            try await lab.bootstrap(spec: file, vips: vip, via: via, nodes: nodes) { print("lab \(lab.name): \($0)") }
+            try await lab.bootstrap(spec: file, vips: vip, via: via, nodes: nodes, quorumDevice: quorumDevice) { print("lab \(lab.name): \($0)") }
         }
         var failed: [String] = []
         for (node, output) in results {

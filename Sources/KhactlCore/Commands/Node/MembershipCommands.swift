@@ -16,6 +16,9 @@ public struct MembershipArguments: ParsableArguments {
     @Option(help: "This node's name in the spec (default: the host name).")
     public var node: String?
 
+    @Option(help: ArgumentHelp("A joining node of a cluster with a quorum device: the folder `khactl witness init` wrote.", valueName: "dir"))
+    public var qdeviceCertificates: String?
+
     @Option(help: "Seconds to wait for the other nodes, quorum and pacemaker.")
     public var timeout = 180
 
@@ -36,6 +39,7 @@ public struct MembershipArguments: ParsableArguments {
         var options = BootstrapOptions()
         options.node = node
         options.authkey = authkey
+        options.qdeviceCertificates = qdeviceCertificates
         options.timeout = .seconds(timeout)
         let change: MembershipChange
         do {
