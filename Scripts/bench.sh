@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # khactl's benchmarks, one entry point, printing a table. Needs root (the lab makes namespaces).
-#   Scripts/bench.sh [--rounds N] [--only graph|apply|lab|profile|watch|day2] [--keep DIR]
+#   Scripts/bench.sh [--rounds N] [--only graph|apply|lab|profile|watch|day2|pair] [--keep DIR]
 # Measures: the resource graph (validate, render, parse); khactl apply against sequential pcs commands and
 # pcs -f + cib-push on a live one-node lab (same spec, same starting configuration, same run), no-op apply and
 # start-up; lab up / down for 3 nodes (3 times each); failover drills, client-observed with dual-active
@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
         --rounds) rounds=$2; shift 2 ;;
         --only) only=$2; shift 2 ;;
         --keep) keep=$2; shift 2 ;;
-        *) echo "usage: Scripts/bench.sh [--rounds N] [--only graph|apply|lab|profile|watch|day2] [--keep DIR]" >&2; exit 2 ;;
+        *) echo "usage: Scripts/bench.sh [--rounds N] [--only graph|apply|lab|profile|watch|day2|pair] [--keep DIR]" >&2; exit 2 ;;
     esac
 done
 # --only runs one part: graph (resource graph), apply, lab (up/down and the example's drills), profile (the
@@ -99,6 +99,27 @@ if part lab; then
 "$khactl" lab up --name bench --nodes 3 --example >/dev/null
 run_drills example
 "$khactl" lab down --name bench >/dev/null
+fi
+# A bootstrapped pair (profile defaults), without and with a quorum device on the lab's witness: crash x10,
+# isolate x6, partition x6; the VIP stays where it went, so the victims alternate and each node is the
+# holder half of the time (the report gives each victim's figures).
+if part pair; then
+for device in none qdevice; do
+    if [ "$device" = qdevice ]; then
+        "$khactl" lab up --name bench --nodes 2 --bare --witness >/dev/null
+        "$khactl" lab bootstrap --name bench --profile kubernetes-control-plane --quorum-device >/dev/null
+    else
+        "$khactl" lab up --name bench --nodes 2 --bare >/dev/null
+        "$khactl" lab bootstrap --name bench --profile kubernetes-control-plane >/dev/null
+    fi
+    "$khactl" lab exec --name bench node1 -- crm_resource --wait --timeout=120s >/dev/null
+    label=pair; [ "$device" = qdevice ] && label=pair+qdevice
+    for mode in crash isolate partition; do
+        n=6; [ "$mode" = crash ] && n=10
+        drills+=("$label $mode $("$khactl" lab drill --name bench --rounds "$n" --mode "$mode" --output json)")
+    done
+    "$khactl" lab down --name bench >/dev/null
+done
 fi
 # The Kubernetes profile as khactl bootstrap makes it, with its default timings (token 500 ms).
 latency="$KHACTL_LAB_ROOT/latency"
@@ -216,6 +237,14 @@ row(f"{label} {mode} x{n}: VIP answers TCP :7443 (s)", "tcp")
 row(f"{label} {mode} x{n}: corosync membership (s)", "membership")
 row(f"{label} {mode} x{n}: pacemaker recovery (s)", "recovery")
 print(f"{label + ' ' + mode + ' x' + str(n) + ': dual-active samples':<52} {report['dualActiveSamples']:>8}                     0")
+if label.startswith("pair"):
+    import statistics
+    for victim in sorted({d["victim"] for d in report["details"]}):
+        values = sorted(d["failover"] for d in report["details"] if d["victim"] == victim)
+        target = "median <= 2.5, max <= 3.0" if label == "pair" else ""
+        print(f"{label + ' ' + mode + ': VIP answers, ' + victim + ' died (s)':<52} {values[0]:>8.2f} {statistics.median(values):>8.2f} {values[-1]:>8.2f}   {target}")
+    left = [len(d.get("poweredOn", [])) for d in report["details"]]
+    print(f"{label + ' ' + mode + ': rounds with one node left on':<52} {sum(1 for x in left if x == 1):>8}   of {len(left)}")
 PY
 done
 
