@@ -180,7 +180,7 @@ struct MembershipLabTests {
         }
     }
 
-    @Test("a pair with a quorum device on the lab's witness: a split or crash of either VIP holder leaves the other with quorum and the VIP; the witness's death stops nothing")
+    @Test("a quorum device added to a running pair under load; then a split or crash of either VIP holder leaves the other with quorum and the VIP; the witness's death stops nothing")
     func quorumDevice() throws {
         let root = try LabTests.LabRoot()
         defer {
@@ -190,25 +190,45 @@ struct MembershipLabTests {
         let up = try root.run(["lab", "up", "--bare", "--nodes", "2", "--witness"])
         try #require(up.status == 0, "lab up --bare --witness: \(up.stderr)")
         let m = Membership(root: root, lab: DayTwoLabTests.Lab(root: root))
-        // Without the certificates, a node refuses before anything is written.
+        let boot = try root.run(["lab", "bootstrap", "--profile", "kubernetes-control-plane"], timeout: 300)
+        try #require(boot.status == 0, "lab bootstrap: \(boot.stdout.suffix(2000)) \(boot.stderr)")
+        try m.lab.waitFor("the pair's resources started") { try m.resourcesStarted(2) }
+        let pairConf = try m.corosyncConf(1)
+
+        // The witness: corosync-qnetd and the cluster's certificates.
+        let certificates = "\(root.path)/qdevice"
+        let witness = try root.run(["lab", "exec", "witness", "--", m.khactl, "witness", "init", "--cluster", "lab", "--out", certificates])
+        #expect(witness.status == 0, "witness init: \(witness.stdout) \(witness.stderr)")
+        #expect(try m.lab.tool("witness", ["pgrep", "-x", "corosync-qnetd"]).status == 0)
         let spec = "\(root.path)/qdevice.yaml"
-        let specText = try root.run(["lab", "spec", "--quorum-device"])
-        // (Without the fence devices: their password file is installed by lab bootstrap, which has not run yet.)
-        try specText.stdout.replacingOccurrences(of: #", fence: \{[^}]*\}"#, with: "", options: .regularExpression)
-            .write(toFile: spec, atomically: true, encoding: .utf8)
-        let refused = try root.run(["lab", "exec", "node1", "--", m.khactl, "bootstrap", "-f", spec, "--authkey", "/dev/null"])
+        try (try root.run(["lab", "spec", "--quorum-device"])).stdout.write(toFile: spec, atomically: true, encoding: .utf8)
+        // Without the certificates, a node refuses before anything is written.
+        let refused = try root.run(["lab", "exec", "node1", "--", m.khactl, "bootstrap", "-f", spec, "--reload"])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("the spec has a quorum device: pass --qdevice-certificates DIR"), "\(refused.stderr)")
-        #expect(try m.lab.tool("node1", ["test", "-e", "/etc/corosync/corosync.conf"]).status == 1)
+        #expect(try m.corosyncConf(1) == pairConf)
 
-        let boot = try root.run(["lab", "bootstrap", "--profile", "kubernetes-control-plane", "--quorum-device"], timeout: 300)
-        try #require(boot.status == 0, "lab bootstrap --quorum-device: \(boot.stdout.suffix(2000)) \(boot.stderr)")
+        // The device joins the running pair: bootstrap --reload on both nodes at once, the client probing the VIP.
+        let arguments = ["-f", spec, "--reload", "--qdevice-certificates", certificates]
+        var lines = ["#!/bin/bash", "export KHACTL_LAB_ROOT=\(root.path)", "pids=()"]
+        for node in [1, 2] {
+            lines.append("\(m.khactl) lab exec node\(node) -- \(m.khactl) bootstrap \(arguments.joined(separator: " ")) >\(root.path)/node\(node).out 2>&1 & pids+=($!)")
+        }
+        lines += ["status=0", "for pid in \"${pids[@]}\"; do wait \"$pid\" || status=1; done", "exit $status"]
+        let script = "\(root.path)/add-device.sh"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let (status, report) = try m.measured(script)
+        #expect(status == 0, "bootstrap --reload: \(m.output(1))\n\(m.output(2))")
+        #expect(report["dualActiveSamples"] as? Int == 0, "\(report)")
+        #expect(report["pingsLost"] as? Int == 0, "\(report)")
         try m.lab.waitFor("the pair's resources started") { try m.resourcesStarted(2) }
         let conf = try m.corosyncConf(1)
         #expect(conf.contains("model: net") && !conf.contains("two_node"))
+        #expect(try m.corosyncConf(2) == conf)
+        try m.lab.waitFor("the device's vote") { try m.quorumtool(1).contains("Flags:            Quorate Qdevice") }
         let quorum = try m.quorumtool(1)
-        #expect(quorum.contains("Flags:            Quorate Qdevice"), "\(quorum)")
-        #expect(!(try m.cib()).contains("pair-arbiter"))
+        #expect(quorum.firstMatch(of: #/Expected votes:\s+3/#) != nil, "\(quorum)")
         // Each node as the VIP's holder: isolated, it loses quorum and is fenced; the other keeps quorum through
         // the witness's vote and takes the VIP.
         for mode in ["isolate", "crash"] {

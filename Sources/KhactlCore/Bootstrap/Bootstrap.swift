@@ -23,7 +23,8 @@ public struct BootstrapOptions: Sendable {
     public var authkey: String?
     /// Show what would be done; change nothing.
     public var dryRun = false
-    /// Apply a corosync.conf that differs from the running one (`corosync-cfgtool -R`).
+    /// Apply a corosync.conf that differs from the running one: written here, then reloaded on every node by one
+    /// `corosync-cfgtool -R` once every member holds the same file (``ReloadBarrier``: run it on every node).
     public var reload = false
     /// Adopt objects of the profile that exist but were not made by khactl.
     public var adopt = false
@@ -31,9 +32,6 @@ public struct BootstrapOptions: Sendable {
     /// the authkeys and corosync.conf (`pcs host auth`, `pcs cluster setup` on the spec's first node, with
     /// `--enable --start` where systemd runs) instead of khactl.
     public var pcsdPasswordFile: String?
-    /// With `reload`: reload corosync only once every member wrote the same file (``ReloadBarrier``), as
-    /// `khactl node add|remove` do on every node at once, instead of at once from this node.
-    public var coordinatedReload = false
     /// Remove khactl's objects that left the spec (as `apply --prune`).
     public var prune = false
     /// Runs once pacemaker is up, before the resource graph is applied, with whether this node reloaded corosync.
@@ -173,11 +171,11 @@ public struct Bootstrap: Sendable {
             throw BootstrapError(
                 "\(options.paths.corosyncConfig) differs from the spec's and corosync is running with it:\n"
                     + Self.lineDiff(currentConfig ?? "", config)
-                    + "\nrun again with --reload to write it and reload corosync (corosync-cfgtool -R) on every node")
+                    + "\nrun again with --reload on every node: each writes it, and corosync reloads once all of them hold it")
         } else {
             if !options.dryRun { try Self.writeAtomically(options.paths.corosyncConfig, config, mode: 0o644) }
             note(true, "write corosync.conf \(options.paths.corosyncConfig)")
-            if corosyncRunning && options.reload && options.coordinatedReload {
+            if corosyncRunning && options.reload {
                 if !options.dryRun {
                     do {
                         let barrier = ReloadBarrier(
@@ -191,11 +189,6 @@ public struct Bootstrap: Sendable {
                     }
                 }
                 note(true, "reload corosync on every node once all of them hold this file (coordinated corosync-cfgtool -R)")
-            } else if corosyncRunning && options.reload {
-                if !options.dryRun {
-                    _ = try await check(Command("corosync-cfgtool", ["-R"], timeout: .seconds(30)), "reload corosync")
-                }
-                note(true, "reload corosync (corosync-cfgtool -R)")
             }
         }
 

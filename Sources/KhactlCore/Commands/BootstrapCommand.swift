@@ -25,7 +25,7 @@ public struct BootstrapCommand: AsyncParsableCommand {
     @Flag(help: "Show what would be done; write and start nothing.")
     public var dryRun = false
 
-    @Flag(help: "Write a corosync.conf that differs from the running one and reload corosync (corosync-cfgtool -R).")
+    @Flag(help: "Write a corosync.conf that differs from the running one; run it on every node: corosync reloads (one corosync-cfgtool -R) once all of them hold the same file.")
     public var reload = false
 
     @Flag(help: "Take over objects of the profile that exist but were not made by khactl.")

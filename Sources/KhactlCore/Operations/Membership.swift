@@ -170,7 +170,6 @@ public struct MembershipChange: Sendable {
             return Report(role: role, steps: report.changed, bootstrap: report)
         case .member:
             options.reload = true
-            options.coordinatedReload = true
             options.prune = true
             let removing = kind == .remove ? name : nil
             let say = options.progress
