@@ -26,12 +26,13 @@ struct MembershipLabTests {
             try root.run(["lab", "exec", "node\(node)", "--", khactl, "node"] + arguments, timeout: 300)
         }
 
-        /// A script that runs `khactl node ARGS` in several nodes at once and fails when one of them fails.
-        func concurrently(_ runs: [(node: Int, arguments: [String])]) throws -> String {
+        /// A script that runs `khactl COMMAND ARGS` (`node` by default) in several nodes at once and fails when one
+        /// of them fails.
+        func concurrently(_ runs: [(node: Int, arguments: [String])], command: String = "node") throws -> String {
             var lines = ["#!/bin/bash", "export KHACTL_LAB_ROOT=\(root.path)", "pids=()"]
             for (node, arguments) in runs {
                 lines.append(
-                    "\(khactl) lab exec node\(node) -- \(khactl) node \(arguments.joined(separator: " ")) >\(root.path)/node\(node).out 2>&1 & pids+=($!)")
+                    "\(khactl) lab exec node\(node) -- \(khactl) \(command) \(arguments.joined(separator: " ")) >\(root.path)/node\(node).out 2>&1 & pids+=($!)")
             }
             lines += ["status=0", "for pid in \"${pids[@]}\"; do wait \"$pid\" || status=1; done", "exit $status"]
             let path = "\(root.path)/concurrently-\(UUID().uuidString.prefix(6)).sh"
@@ -210,14 +211,7 @@ struct MembershipLabTests {
 
         // The device joins the running pair: bootstrap --reload on both nodes at once, the client probing the VIP.
         let arguments = ["-f", spec, "--reload", "--qdevice-certificates", certificates]
-        var lines = ["#!/bin/bash", "export KHACTL_LAB_ROOT=\(root.path)", "pids=()"]
-        for node in [1, 2] {
-            lines.append("\(m.khactl) lab exec node\(node) -- \(m.khactl) bootstrap \(arguments.joined(separator: " ")) >\(root.path)/node\(node).out 2>&1 & pids+=($!)")
-        }
-        lines += ["status=0", "for pid in \"${pids[@]}\"; do wait \"$pid\" || status=1; done", "exit $status"]
-        let script = "\(root.path)/add-device.sh"
-        try (lines.joined(separator: "\n") + "\n").write(toFile: script, atomically: true, encoding: .utf8)
-        chmod(script, 0o755)
+        let script = try m.concurrently([(1, arguments), (2, arguments)], command: "bootstrap")
         let (status, report) = try m.measured(script)
         #expect(status == 0, "bootstrap --reload: \(m.output(1))\n\(m.output(2))")
         #expect(report["dualActiveSamples"] as? Int == 0, "\(report)")

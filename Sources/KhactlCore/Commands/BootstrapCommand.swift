@@ -13,14 +13,8 @@ public struct BootstrapCommand: AsyncParsableCommand {
             changes nothing. The resource graph is applied through the apply engine, safely from every node at once.
             """)
 
-    @Option(name: [.customShort("f"), .customLong("file")], help: "The spec file with cluster: and profile: sections.")
-    public var file: String
 
-    @Option(help: ArgumentHelp("The authkey to install (make it once with `khactl keygen FILE`).", valueName: "file"))
-    public var authkey: String?
-
-    @Option(help: "This node's name in the spec (default: the host name).")
-    public var node: String?
+    @OptionGroup public var setup: NodeSetupOptions
 
     @Flag(help: "Show what would be done; write and start nothing.")
     public var dryRun = false
@@ -31,8 +25,6 @@ public struct BootstrapCommand: AsyncParsableCommand {
     @Flag(help: "Take over objects of the profile that exist but were not made by khactl.")
     public var adopt = false
 
-    @Option(help: "Seconds to wait for quorum and for pacemaker.")
-    public var timeout = 180
 
     /// How the cluster is made.
     public enum Route: String, ExpressibleByArgument, CaseIterable, Sendable {
@@ -51,37 +43,22 @@ public struct BootstrapCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("With --via pcsd: a file holding the hacluster user's password (never on the command line).", valueName: "file"))
     public var pcsdPasswordFile: String?
 
-    @Option(help: ArgumentHelp(
-        "With a quorum device in the spec: the folder `khactl witness init` wrote on the witness (its CA certificate and the cluster's certificate).",
-        valueName: "dir"))
-    public var qdeviceCertificates: String?
 
     public func validate() throws {
-        if via == .pcsd && qdeviceCertificates != nil { throw ValidationError("--qdevice-certificates goes with the direct route") }
+        if via == .pcsd && setup.qdeviceCertificates != nil { throw ValidationError("--qdevice-certificates goes with the direct route") }
         if via == .pcsd && pcsdPasswordFile == nil { throw ValidationError("--via pcsd needs --pcsd-password-file FILE") }
         if via == .direct && pcsdPasswordFile != nil { throw ValidationError("--pcsd-password-file goes with --via pcsd") }
-        if via == .pcsd && authkey != nil { throw ValidationError("--via pcsd: pcs makes the authkey; drop --authkey") }
+        if via == .pcsd && setup.authkey != nil { throw ValidationError("--via pcsd: pcs makes the authkey; drop --authkey") }
     }
 
     public init() {}
 
     public func run() async throws {
-        let deployment: DeploymentSpec
-        do {
-            deployment = try DeploymentSpec.load(path: file)
-        } catch let error as SpecLoadError {
-            try loadFailure(error).emit()
-            return
-        }
-        var options = BootstrapOptions()
-        options.node = node
-        options.authkey = authkey
+        guard var (deployment, options) = try setup.load() else { return }
         options.dryRun = dryRun
         options.reload = reload
         options.adopt = adopt
-        options.timeout = .seconds(timeout)
         options.pcsdPasswordFile = via == .pcsd ? pcsdPasswordFile : nil
-        options.qdeviceCertificates = qdeviceCertificates
         let bootstrap: Bootstrap
         do {
             bootstrap = try Bootstrap(deployment: deployment, options: options)
@@ -105,5 +82,48 @@ public struct BootstrapCommand: AsyncParsableCommand {
         if let profile = deployment.profile {
             print("\nOnce the VIP answers, on the first controller:\n  \(profile.kubeadmInit)")
         }
+    }
+}
+
+/// What bootstrap and `node add|remove|replace` take to set a node up from the spec.
+public struct NodeSetupOptions: ParsableArguments {
+    @Option(name: [.customShort("f"), .customLong("file")], help: "The spec file with cluster: and profile: sections.")
+    public var file: String
+
+    @Option(help: ArgumentHelp("The authkey to install (make it once with `khactl keygen FILE`).", valueName: "file"))
+    public var authkey: String?
+
+    @Option(help: "This node's name in the spec (default: the host name).")
+    public var node: String?
+
+    @Option(help: "Seconds to wait for the other nodes, quorum and pacemaker.")
+    public var timeout = 180
+
+    @Option(help: ArgumentHelp(
+        "With a quorum device in the spec: the folder `khactl witness init` wrote on the witness (its CA certificate and the cluster's certificate).",
+        valueName: "dir"))
+    public var qdeviceCertificates: String?
+
+    public init() {}
+
+    public func validate() throws {
+        guard timeout >= 1 else { throw ValidationError("--timeout must be at least 1 second") }
+    }
+
+    /// The spec and the options these set; nil when the spec did not load (its problems are printed).
+    func load() throws -> (DeploymentSpec, BootstrapOptions)? {
+        let deployment: DeploymentSpec
+        do {
+            deployment = try DeploymentSpec.load(path: file)
+        } catch let error as SpecLoadError {
+            try loadFailure(error).emit()
+            return nil
+        }
+        var options = BootstrapOptions()
+        options.node = node
+        options.authkey = authkey
+        options.qdeviceCertificates = qdeviceCertificates
+        options.timeout = .seconds(timeout)
+        return (deployment, options)
     }
 }

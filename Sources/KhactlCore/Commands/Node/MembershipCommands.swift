@@ -7,40 +7,12 @@ import Pacemaker
 public struct MembershipArguments: ParsableArguments {
     @Argument(help: "The node added, removed or replaced.") public var name: String
 
-    @Option(name: [.customShort("f"), .customLong("file")], help: "The spec file: the cluster as it is to be after the change.")
-    public var file: String
-
-    @Option(help: ArgumentHelp("The authkey to install on a joining node (the cluster's, as bootstrap took it).", valueName: "file"))
-    public var authkey: String?
-
-    @Option(help: "This node's name in the spec (default: the host name).")
-    public var node: String?
-
-    @Option(help: ArgumentHelp("A joining node of a cluster with a quorum device: the folder `khactl witness init` wrote.", valueName: "dir"))
-    public var qdeviceCertificates: String?
-
-    @Option(help: "Seconds to wait for the other nodes, quorum and pacemaker.")
-    public var timeout = 180
+    @OptionGroup public var setup: NodeSetupOptions
 
     public init() {}
 
-    public func validate() throws {
-        guard timeout >= 1 else { throw ValidationError("--timeout must be at least 1 second") }
-    }
-
     func run(_ kind: MembershipChange.Kind) async throws {
-        let deployment: DeploymentSpec
-        do {
-            deployment = try DeploymentSpec.load(path: file)
-        } catch let error as SpecLoadError {
-            try loadFailure(error).emit()
-            return
-        }
-        var options = BootstrapOptions()
-        options.node = node
-        options.authkey = authkey
-        options.qdeviceCertificates = qdeviceCertificates
-        options.timeout = .seconds(timeout)
+        guard let (deployment, options) = try setup.load() else { return }
         let change: MembershipChange
         do {
             change = try MembershipChange(kind: kind, name: name, deployment: deployment, options: options)
