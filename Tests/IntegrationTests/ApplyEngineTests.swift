@@ -117,13 +117,27 @@ struct ApplyEngineTests {
         #expect(adopt.changes.contains { $0.path == "type" && $0.old == "Dummy" && $0.new == "IPaddr2" })
         // `theirs` is untouched, and never owned.
         let after = cib.text
-        #expect(after.contains(#"<primitive id="theirs" class="ocf" type="Dummy" provider="pacemaker">"#) || after.contains(#"id="theirs""#))
+        let theirs = try Self.element("theirs", in: before)
+        #expect(theirs.hasPrefix(#"<primitive class="ocf" id="theirs" provider="pacemaker" type="Dummy">"#), "\(theirs)")
+        #expect(try Self.element("theirs", in: after) == theirs)
         #expect(!after.contains(#"<obj_ref id="theirs"/>"#))
         #expect(after.contains(#"<obj_ref id="vip"/>"#))
         let prune = try await cib.engine { $0.plan.prune = true }.apply(try Self.spec("resources: []\n"))
         #expect(prune.plan.steps.allSatisfy { $0.action == .remove })
         #expect(cib.text.contains(#"id="theirs""#), "--prune removed an object khactl does not own")
         #expect(!cib.text.contains(#"id="vip""#))
+    }
+
+    /// The primitive `id` as written in `cib`, canonical (attributes sorted, no whitespace between elements).
+    static func element(_ id: String, in cib: String) throws -> String {
+        let document = try XMLDocument(xmlString: cib, options: [])
+        let found = try #require(try document.nodes(forXPath: "//primitive[@id='\(id)']").first as? XMLElement, "no primitive \(id)")
+        func canonical(_ element: XMLElement) -> String {
+            let attributes = (element.attributes ?? []).map { "\($0.name ?? "")=\"\($0.stringValue ?? "")\"" }.sorted()
+            let children = (element.children ?? []).compactMap { $0 as? XMLElement }.map(canonical).joined()
+            return "<\(element.name ?? "") \(attributes.joined(separator: " "))>\(children)</\(element.name ?? "")>"
+        }
+        return canonical(found)
     }
 
     @Test("--prune removes only owned objects that left the spec; without it they stay and the plan says so")

@@ -72,7 +72,13 @@ struct KubernetesProfileTests {
         #expect(!xml.contains("pcmk_delay_base"), "no delay outside pairs")
         #expect(!xml.contains("priority-fencing-delay") && !xml.contains("pair-arbiter"), "no arbiter outside pairs")
         #expect(!xml.contains("apiserver"))
-        #expect(xml.contains(#"class="lsb" id="haproxy" type="haproxy""#) || xml.contains(#"id="haproxy" class="lsb""#))
+        // The rendered CIB read back: haproxy-clone's child is the lsb agent.
+        let parsed = try CIBParser.parse(xml: xml).configuration
+        guard case .clone(let clone) = try #require(parsed.resources.first { $0.id == "haproxy-clone" }),
+            case .primitive(let haproxy) = clone.child
+        else { throw TestSetupError("haproxy-clone is not a clone of a primitive") }
+        #expect(haproxy.id == "haproxy")
+        #expect(haproxy.agent?.description == "lsb:haproxy")
         let (status, output) = try Self.crmVerify(xml)
         #expect(status == 0, "crm_verify: \(output)")
     }
