@@ -148,7 +148,7 @@ extension Lab {
                 if options.bare {
                     try writeBareFolders(state)
                 } else {
-                    try writeClusterFiles(state, fencing: options.fencing)
+                    try await writeClusterFiles(state, fencing: options.fencing)
                 }
                 if options.fencing {
                     progress("BMCs: Redfish on \(state.nodes.map(\.bmcAddress).joined(separator: ", ")) (TLS by haproxy)")
@@ -252,14 +252,14 @@ extension Lab {
     }
 
     /// Folders, configuration, authkey and first CIB of every node (each node's private "disk").
-    private func writeClusterFiles(_ state: LabState, fencing: Bool) throws {
+    private func writeClusterFiles(_ state: LabState, fencing: Bool) async throws {
         let key = try AuthKey.generate().bytes
         let config = CorosyncConfig(
             clusterName: name,
             nodes: state.nodes.map { CorosyncConfig.Node(name: $0.name, nodeID: UInt32($0.index), addresses: [$0.address]) },
             token: state.token, consensus: state.consensus, tokenCoefficient: 0)
         let password = try writeBMCPassword()
-        let cib = try LabCIB.initial(clusterName: name, nodes: state.nodes, fencing: fencing, bmcPassword: String(password))
+        let cib = try await LabCIB.initial(clusterName: name, nodes: state.nodes, fencing: fencing, bmcPassword: String(password))
         for node in state.nodes {
             let root = store.nodeFolder(node.index)
             for path in LabNode.privateFolders {

@@ -1,3 +1,4 @@
+import ClusterExec
 import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
@@ -12,8 +13,8 @@ enum LabCIB {
     /// The first CIB: an empty one as this host's Pacemaker makes it (`cibadmin --empty`, so the feature
     /// set matches the daemons), with quick first election, fencing on, and one fence_redfish device per
     /// node pointing at that node's lab BMC.
-    static func initial(clusterName: String, nodes: [LabNodeState], fencing: Bool, bmcPassword: String) throws -> String {
-        let empty = emptyCIB()
+    static func initial(clusterName: String, nodes: [LabNodeState], fencing: Bool, bmcPassword: String) async throws -> String {
+        let empty = await emptyCIB()
         let document = try XMLDocument(xmlString: empty, options: [])
         guard let configuration = try document.nodes(forXPath: "/cib/configuration").first as? XMLElement,
             let crmConfig = configuration.elements(forName: "crm_config").first,
@@ -64,17 +65,11 @@ enum LabCIB {
     }
 
     /// `cibadmin --empty`, or a pacemaker 2.1 default when it cannot run.
-    static func emptyCIB() -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/cibadmin")
-        process.arguments = ["--empty"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        if (try? process.run()) != nil {
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            if process.terminationStatus == 0, !data.isEmpty { return String(decoding: data, as: UTF8.self) }
+    static func emptyCIB() async -> String {
+        if let output = try? await SubprocessRunner().run(Command("cibadmin", ["--empty"], timeout: .seconds(30))), output.succeeded,
+            !output.standardOutput.isEmpty
+        {
+            return output.standardOutput
         }
         return """
             <cib crm_feature_set="3.16.1" validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0">

@@ -1,3 +1,4 @@
+import ClusterExec
 import ArgumentParser
 import Foundation
 import Pacemaker
@@ -121,7 +122,7 @@ public struct SpecSchemaCommand: ParsableCommand {
 }
 
 /// `khactl spec from-cib [FILE]`: a spec from a CIB (`cibadmin -Q` output or a CIB file; `-` reads stdin).
-public struct SpecFromCIB: ParsableCommand {
+public struct SpecFromCIB: AsyncParsableCommand {
     /// The command's name, abstract and subcommands for ArgumentParser.
     public static let configuration = CommandConfiguration(
         commandName: "from-cib",
@@ -150,11 +151,11 @@ public struct SpecFromCIB: ParsableCommand {
     }
 
     /// Runs the command: prints its output and exits non-zero on failure.
-    public func run() throws {
+    public func run() async throws {
         let data: Data
         switch file {
         case nil:
-            data = try Self.liveCIB()
+            data = try await Self.liveCIB()
         case "-":
             data = FileHandle.standardInput.readDataToEndOfFile()
         case let path?:
@@ -167,29 +168,19 @@ public struct SpecFromCIB: ParsableCommand {
     }
 
     /// `cibadmin -Q`: the live cluster's CIB.
-    static func liveCIB() throws -> Data {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/cibadmin")
-        process.arguments = ["-Q"]
-        let output = Pipe()
-        let error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
+    static func liveCIB() async throws -> Data {
+        let output: CommandOutput
         do {
-            try process.run()
+            output = try await SubprocessRunner().run(Command("cibadmin", ["-Q"], timeout: .seconds(60)))
         } catch {
             throw CLIError("cannot run cibadmin -Q: \(error)")
         }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let message = error.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        guard output.succeeded else {
             throw CLIError(
-                "cibadmin -Q exited \(process.terminationStatus): "
-                    + String(decoding: message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                "cibadmin -Q exited \(output.status): " + output.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
                     + " (is pacemaker running here? --cib-file FILE reads a file instead)")
         }
-        return data
+        return Data(output.standardOutput.utf8)
     }
 }
 

@@ -46,7 +46,7 @@ struct ExternalCommand: Sendable {
         defer { posix_spawn_file_actions_destroy(&actions) }
         Self.closeDescriptorsFromThree(&actions)
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
 
         let cArguments = argv.map { strdup($0) } + [nil]
