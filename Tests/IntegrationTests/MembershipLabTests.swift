@@ -78,6 +78,21 @@ struct MembershipLabTests {
                 .flatMap { $0["nodes"] as? [String] ?? [] }.sorted()
         }
 
+        /// Two drill rounds of each mode on a pair: each node is the victim once (the VIP stays where it went), no
+        /// dual-active sample, and only the new holder is still powered on afterwards.
+        func pairDrills(_ modes: [String]) throws {
+            for mode in modes {
+                let drill = try self.drill(mode, rounds: 2)
+                #expect(drill["dualActiveSamples"] as? Int == 0, "\(drill)")
+                let rounds = drill["details"] as? [[String: Any]] ?? []
+                #expect(Set(rounds.compactMap { $0["victim"] as? String }) == ["node1", "node2"], "\(mode): \(rounds)")
+                for round in rounds {
+                    #expect(round["poweredOn"] as? [String] == [round["newHolder"] as? String ?? "?"], "\(mode): \(round)")
+                }
+                try lab.waitFor("the pair settled after the drill") { try resourcesStarted(2) }
+            }
+        }
+
         func drill(_ mode: String, rounds: Int = 1) throws -> [String: Any] {
             let result = try root.run(["lab", "drill", "--mode", mode, "--rounds", String(rounds), "--output", "json"], timeout: 400)
             try #require(result.status == 0, "drill: \(result.stdout) \(result.stderr)")
@@ -154,16 +169,7 @@ struct MembershipLabTests {
             try m.lab.waitFor("the pair's resources started") { try m.resourcesStarted(2) }
             // The pair fails over whichever node holds the VIP (two rounds each: the VIP stays where it went, so
             // the second round's victim is the first round's survivor), and a split leaves exactly one node on.
-            for mode in ["crash", "isolate", "partition"] {
-                let drill = try m.drill(mode, rounds: 2)
-                #expect(drill["dualActiveSamples"] as? Int == 0, "\(drill)")
-                let rounds = drill["details"] as? [[String: Any]] ?? []
-                #expect(Set(rounds.compactMap { $0["victim"] as? String }) == ["node1", "node2"], "\(mode): \(rounds)")
-                for round in rounds {
-                    #expect(round["poweredOn"] as? [String] == [round["newHolder"] as? String ?? "?"], "\(mode): \(round)")
-                }
-                try m.lab.waitFor("the pair settled after the drill") { try m.resourcesStarted(2) }
-            }
+            try m.pairDrills(["crash", "isolate", "partition"])
 
             // Replace node2: it dies, comes back with an empty disk, and rejoins; node1's corosync.conf stays.
             let fenced = try m.fencings("node2")
@@ -225,16 +231,7 @@ struct MembershipLabTests {
         #expect(quorum.firstMatch(of: #/Expected votes:\s+3/#) != nil, "\(quorum)")
         // Each node as the VIP's holder: isolated, it loses quorum and is fenced; the other keeps quorum through
         // the witness's vote and takes the VIP.
-        for mode in ["isolate", "crash"] {
-            let drill = try m.drill(mode, rounds: 2)
-            #expect(drill["dualActiveSamples"] as? Int == 0, "\(drill)")
-            let rounds = drill["details"] as? [[String: Any]] ?? []
-            #expect(Set(rounds.compactMap { $0["victim"] as? String }) == ["node1", "node2"], "\(mode): \(rounds)")
-            for round in rounds {
-                #expect(round["poweredOn"] as? [String] == [round["newHolder"] as? String ?? "?"], "\(mode): \(round)")
-            }
-            try m.lab.waitFor("the pair settled after the drill") { try m.resourcesStarted(2) }
-        }
+        try m.pairDrills(["isolate", "crash"])
         // The witness dies: two votes of three remain, nothing stops.
         #expect(try m.lab.tool("witness", ["pkill", "-9", "-x", "corosync-qnetd"]).status == 0)
         try m.lab.waitFor("the qdevices to see the witness gone") {
