@@ -166,8 +166,9 @@ extension Lab {
                         try FileManager.default.createDirectory(at: root.appendingPathComponent(path), withIntermediateDirectories: true)
                     }
                     try LabNode.prepareOwnership(root)
-                    let (holder, initProcess) = try await bootHost(witness, switchHolder: state.switchHolder) { holder in
+                    let (holder, initProcess) = try await bootHost(witness, switchHolder: state.switchHolder) { holder, initProcess in
                         witness.holder = holder
+                        witness.initProcess = initProcess
                         state.witness = witness
                         try store.save(state)
                     }
@@ -277,10 +278,11 @@ extension Lab {
     /// The witness's index (it is no controller: no BMC, no cluster).
     static let witnessIndex = 0
 
-    /// Boots a lab host: its namespaces (recorded through `record` as soon as the holder runs, so that `lab down`
-    /// finds it even if this fails half-way), its private folders, /dev/shm, its link on the switch and address.
+    /// Boots a lab host: its namespaces (the holder, then its init, recorded through `record` as soon as each runs,
+    /// so that `lab down` finds them even if this fails or is killed half-way: killing the holder alone leaves
+    /// the init alive), its private folders, /dev/shm, its link on the switch and address.
     func bootHost(
-        _ node: LabNodeState, switchHolder: ProcessIdentity?, record: (ProcessIdentity) throws -> Void
+        _ node: LabNodeState, switchHolder: ProcessIdentity?, record: (ProcessIdentity, ProcessIdentity?) throws -> Void
     ) async throws -> (holder: ProcessIdentity, initProcess: ProcessIdentity) {
         guard let switchHolder, switchHolder.isAlive else { throw LabError("lab \(name) has no switch") }
         let index = node.index
@@ -292,8 +294,9 @@ extension Lab {
                 Lab.executable, "lab", "init", "--hostname", node.name,
             ]),
             log: log)
-        try record(holder)
+        try record(holder, nil)
         let initProcess = try await waitForChild(of: holder)
+        try record(holder, initProcess)
         try await waitForNamespace(of: initProcess.pid)
 
         // Private folders over the host's, and a private /dev/shm (corosync's PID is the same in every
@@ -330,8 +333,9 @@ extension Lab {
     func startNode(_ index: Int, _ state: inout LabState) async throws {
         guard let position = state.nodes.firstIndex(where: { $0.index == index }) else { throw LabError("no node\(index)") }
         let root = store.nodeFolder(index)
-        let (holder, initProcess) = try await bootHost(state.nodes[position], switchHolder: state.switchHolder) { holder in
+        let (holder, initProcess) = try await bootHost(state.nodes[position], switchHolder: state.switchHolder) { holder, initProcess in
             state.nodes[position].holder = holder
+            state.nodes[position].initProcess = initProcess
             try store.save(state)
         }
         state.nodes[position].holder = holder
