@@ -16,9 +16,10 @@ public enum ClusterEvent: Hashable, Sendable {
     case reconnected(attempts: Int)
     /// A Pacemaker alert (resource, node, fencing or attribute event), shared by the watchers' CPG group.
     case alert(PacemakerAlert)
-    /// A watcher of the group proved it holds the cluster's key (its sealed announcement was delivered).
+    /// A watcher of the group proved it holds the cluster's key (its sealed announcement was delivered);
+    /// `settled`: it already knew the group when it announced (its leader, if any, was emitting).
     /// khactl's own bookkeeping for ``LeaderFilter``: `khactl watch` never emits it.
-    case watcherAnnounced(CPGMember)
+    case watcherAnnounced(CPGMember, settled: Bool)
 
     /// `membership`, `quorum`, `cpg` or `connection`.
     public var kind: String {
@@ -57,8 +58,8 @@ public enum ClusterEvent: Hashable, Sendable {
             return ["state": "reconnected", "attempts": .integer(Int64(attempts))]
         case .alert(let alert):
             return alert.fields
-        case .watcherAnnounced(let member):
-            return ["nodeID": .integer(Int64(member.nodeID.rawValue)), "pid": .integer(Int64(member.pid))]
+        case .watcherAnnounced(let member, let settled):
+            return ["nodeID": .integer(Int64(member.nodeID.rawValue)), "pid": .integer(Int64(member.pid)), "settled": .bool(settled)]
         }
     }
 
@@ -81,8 +82,8 @@ public enum ClusterEvent: Hashable, Sendable {
             return "connection restored after \(attempts) attempt(s)"
         case .alert(let alert):
             return alert.text
-        case .watcherAnnounced(let member):
-            return "watcher \(member) holds the cluster's key"
+        case .watcherAnnounced(let member, let settled):
+            return "watcher \(member) holds the cluster's key\(settled ? " (settled)" : "")"
         }
     }
 }
@@ -108,6 +109,8 @@ public struct ClusterEventSource: Sendable {
     /// corosync's authkey); without it, alerts are neither relayed nor taken from the group, and the watcher
     /// does not announce itself (so `--leader-only` watchers elsewhere never let it lead).
     public let watcherKey: WatcherKey?
+    /// Whether this watcher's leader filter knows the group (what its announcements say); nil: always.
+    public let settled: (@Sendable () -> Bool)?
 
     public init(
         endpoint: CorosyncEndpoint = .local,
@@ -115,8 +118,10 @@ public struct ClusterEventSource: Sendable {
         reconnect: Bool = false,
         maximumBackoff: Duration = .seconds(2),
         alertSocket: String? = nil,
-        watcherKey: WatcherKey? = nil
+        watcherKey: WatcherKey? = nil,
+        settled: (@Sendable () -> Bool)? = nil
     ) {
+        self.settled = settled
         self.endpoint = endpoint
         self.group = group
         self.reconnect = reconnect
@@ -143,26 +148,29 @@ public struct ClusterEventSource: Sendable {
             if !sent { dropped.withLock { $0 += 1 } }
         }
 
-        /// A watcher's announcement: it holds the key (sent whenever someone joins the group).
+        /// A watcher's announcement: it holds the key (sent whenever someone joins the group), and whether it
+        /// already knew the group.
         static let announcement = Array("khactl-watch announce v1".utf8)
+        static let settledAnnouncement = Array("khactl-watch announce v1 settled".utf8)
 
         /// Announces this watcher to the group, off the handle's own thread (a send waits for that thread).
-        func announce(through handle: CPG, as me: CPGMember) {
+        func announce(through handle: CPG, as me: CPGMember, settled: Bool) {
             guard let key else { return }
-            let message = key.seal(Self.announcement, sender: me)
+            let message = key.seal(settled ? Self.settledAnnouncement : Self.announcement, sender: me)
             DispatchQueue.global().async { try? handle.send(message) }
         }
 
         /// What a message from a watcher carries, once its code verifies.
         enum Received {
             case alert(PacemakerAlert)
-            case announcement
+            case announcement(settled: Bool)
         }
 
         /// The alert or announcement in a message from a watcher, if its code verifies.
         func receive(_ message: CPGMessage) -> Received? {
             if let key, let payload = key.open(message.bytes, sender: message.sender) {
-                if payload == Self.announcement { return .announcement }
+                if payload == Self.announcement { return .announcement(settled: false) }
+                if payload == Self.settledAnnouncement { return .announcement(settled: true) }
                 if let alert = PacemakerAlert.decode(payload) { return .alert(alert) }
             }
             let count = refused.withLock { value -> Int in
@@ -258,12 +266,12 @@ public struct ClusterEventSource: Sendable {
                 // Someone joined (this watcher included): every watcher says again that it holds the key, so the
                 // newcomer learns who may lead.
                 if !change.joined.isEmpty, let cpg = handle.withLock({ $0 }) {
-                    relay.announce(through: cpg, as: CPGMember(nodeID: node, pid: UInt32(getpid())))
+                    relay.announce(through: cpg, as: CPGMember(nodeID: node, pid: UInt32(getpid())), settled: settled?() ?? true)
                 }
             case .message(let message):
                 switch relay.receive(message) {
-                case .announcement:
-                    gate.yield((node, .watcherAnnounced(message.sender)))
+                case .announcement(let settled):
+                    gate.yield((node, .watcherAnnounced(message.sender, settled: settled)))
                 case .alert(let alert):
                     // Every watcher sees the same alerts in the same order, so each keeps the same one of an
                     // alert that every node's Pacemaker raised.

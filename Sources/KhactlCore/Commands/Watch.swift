@@ -157,9 +157,6 @@ public struct Watch: AsyncParsableCommand {
                     "khactl watch \(alerts ? "--alerts" : "--leader-only"): cannot use corosync's authkey \(error) (it authenticates the watchers to each other; --authkey FILE names another)")
             }
         }
-        let source = ClusterEventSource(
-            endpoint: global.endpoint.endpoint, group: try CPGGroupName(group), reconnect: reconnect,
-            alertSocket: alerts ? alertSocket : nil, watcherKey: watcherKey)
 
         var names: [NodeID: String] = [:]
         if specs.contains(where: { if case .exec = $0 { true } else { false } }),
@@ -196,6 +193,9 @@ public struct Watch: AsyncParsableCommand {
         let processor = WatchIntake(
             output: specs.isEmpty || specs.contains(.stdout) ? global.output : nil, sinks: queued, leaderOnly: leaderOnly,
             count: count, logger: logger)
+        let source = ClusterEventSource(
+            endpoint: global.endpoint.endpoint, group: try CPGGroupName(group), reconnect: reconnect,
+            alertSocket: alerts ? alertSocket : nil, watcherKey: watcherKey, settled: { processor.settled })
         let events: WatchIntakeService.Events
         do {
             events = try source.events(handler: processor.handle)

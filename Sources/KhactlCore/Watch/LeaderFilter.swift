@@ -5,7 +5,7 @@ import Corosync
 /// event reaches the sinks once per cluster.
 ///
 /// Any member of `haclient` can join the group, so a member counts only once its announcement
-/// (``ClusterEvent/watcherAnnounced(_:)``, sealed with the key derived from corosync's authkey) was
+/// (``ClusterEvent/watcherAnnounced(_:settled:)``, sealed with the key derived from corosync's authkey) was
 /// delivered: a process without the key can never lead and so never silence the real watchers. Every
 /// watcher announces itself again whenever someone joins the group, so a newcomer learns the others.
 ///
@@ -14,8 +14,9 @@ import Corosync
 /// emits nothing until its own announcement came back and it has heard every member of the group (or, when
 /// some member never announces itself, a second later, checked as events arrive). Events from its own
 /// announcement on are held until then and emitted if it leads: the older leader stopped at that very
-/// announcement, so nothing is lost or doubled. Events before it are dropped when another verified
-/// watcher exists (that one emitted them) and emitted when the newcomer is alone.
+/// announcement, so nothing is lost or doubled. Events before it are dropped when another watcher said it
+/// was settled (it knew the group, so its leader emitted them), and emitted, if it leads, when every
+/// watcher is new (all started together, or it is alone).
 ///
 /// A membership event that says nodes left first drops the watchers of those nodes, so when the leader's
 /// node dies the survivor that becomes leader already emits that very event.
@@ -30,6 +31,8 @@ public struct LeaderFilter: Sendable {
     /// When this watcher's own announcement came back (nil: not yet).
     private var announcedAt: ContinuousClock.Instant?
     private var settled = false
+    /// Whether another watcher said it was settled before this one settled.
+    private var othersSettled = false
     /// Held before this watcher's announcement came back, and from then on until it settled.
     private var early: [ClusterEvent] = []
     private var held: [ClusterEvent] = []
@@ -39,6 +42,9 @@ public struct LeaderFilter: Sendable {
         self.me = me
         verified = [me]
     }
+
+    /// Whether this watcher knows the group (what its announcements say).
+    public var isSettled: Bool { settled }
 
     /// Whether this watcher leads now (nil until it knows the group).
     public var isLeader: Bool? {
@@ -60,11 +66,12 @@ public struct LeaderFilter: Sendable {
                 members = current.filter { !change.left.contains($0.nodeID) }
                 verified = verified.filter { $0 == me || !change.left.contains($0.nodeID) }
             }
-        case .watcherAnnounced(let member):
+        case .watcherAnnounced(let member, let settledThere):
             if member == me {
                 if announcedAt == nil { announcedAt = now }
             } else if members?.contains(member) ?? true {
                 verified.insert(member)
+                if settledThere { othersSettled = true }
             }
         default:
             break
@@ -80,8 +87,7 @@ public struct LeaderFilter: Sendable {
             held += own
             guard members.isSubset(of: verified) || now >= announcedAt + Self.settleTime else { return [] }
             settled = true
-            let alone = verified == [me]
-            let events = (alone ? early : []) + held
+            let events = (othersSettled ? [] : early) + held
             early = []
             held = []
             return leader(of: members) == me ? events : []

@@ -35,6 +35,13 @@ final class WatchIntake: Sendable {
         (done, doneContinuation) = AsyncStream<Void>.makeStream()
     }
 
+    /// Whether this watcher knows the watchers' group, as its announcements tell the others (always, without
+    /// --leader-only: such a watcher emits everything anyway).
+    var settled: Bool {
+        guard leaderOnly else { return true }
+        return state.withLock { $0.filter?.isSettled ?? false }
+    }
+
     /// Takes one event (the event source calls it one event at a time).
     func handle(node: NodeID, event incoming: ClusterEvent) {
         state.withLock { state in
