@@ -194,13 +194,25 @@ public struct MembershipChange: Sendable {
                     }
                     try await Task.sleep(for: .milliseconds(250))
                 }
-                do {
-                    try await runner.check(Command("crm_node", ["--force", "--remove", removing], timeout: .seconds(60)))
-                } catch {
-                    throw BootstrapError("crm_node --force --remove \(removing): \(error)")
+                // A peer's controller can still report the node (as lost) for a moment after the purge, bringing it
+                // back: remove again until it has stayed gone for 5 s.
+                var goneSince: ContinuousClock.Instant?
+                while goneSince.map({ ContinuousClock.now - $0 < .seconds(5) }) ?? true {
+                    guard ContinuousClock.now < deadline else {
+                        throw BootstrapError("pacemaker still lists \(removing) after crm_node --force --remove within \(timeout)")
+                    }
+                    if try await known() {
+                        goneSince = nil
+                        do {
+                            try await runner.check(Command("crm_node", ["--force", "--remove", removing], timeout: .seconds(60)))
+                        } catch {
+                            throw BootstrapError("crm_node --force --remove \(removing): \(error)")
+                        }
+                    } else if goneSince == nil {
+                        goneSince = ContinuousClock.now
+                    }
+                    try await Task.sleep(for: .milliseconds(250))
                 }
-                let gone = ContinuousClock.now + .seconds(30)
-                while try await known(), ContinuousClock.now < gone { try await Task.sleep(for: .milliseconds(200)) }
                 say("bootstrap: pacemaker forgot \(removing) (crm_node --force --remove: its node entry and status)")
             }
             let report = try await Bootstrap(deployment: deployment, options: options).run()
