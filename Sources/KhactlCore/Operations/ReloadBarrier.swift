@@ -62,15 +62,15 @@ struct ReloadBarrier: Sendable {
         var announce = false
     }
 
-    /// Whether the local corosync runs with the new nodelist.
-    private func inForce() -> Bool {
-        guard let live = try? LiveMembership.read() else { return false }
+    /// Whether `live` (the local corosync) runs with the new nodelist.
+    private func inForce(_ live: LiveMembership?) -> Bool {
+        guard let live else { return false }
         let want = Set(corosync.nodes.map { NodeListEntry(nodeID: NodeID($0.nodeID), name: $0.name, addresses: $0.addresses) })
         return Set(live.nodes) == want && live.twoNode == corosync.twoNode
     }
 
     func run() async throws -> Outcome {
-        if inForce() { return Outcome(reloaded: false, members: []) }
+        if inForce(try? LiveMembership.read()) { return Outcome(reloaded: false, members: []) }
         let state = Mutex(State())
         let thread = CorosyncThread(name: "khactl.reload")
         let cpg = try CPG(totemChanges: false, thread: thread) { event in
@@ -95,8 +95,10 @@ struct ReloadBarrier: Sendable {
             if state.withLock({ current in defer { current.announce = false }; return current.announce }) {
                 try cpg.send(key.seal(mine, sender: me))
             }
-            if inForce() { return Outcome(reloaded: false, members: []) }
-            let members = try LiveMembership.read().members
+            // One cmap read per pass: whether the reload happened, and who the members are.
+            let live = try LiveMembership.read()
+            if inForce(live) { return Outcome(reloaded: false, members: []) }
+            let members = live.members
             let held = state.withLock { $0.held }
             if let (node, _) = held.first(where: { members.contains($0.key) && $0.value != mine }) {
                 throw BootstrapError(
