@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // The C boundary: module map and shim header over corosync's client libraries.
@@ -43,7 +45,8 @@ let package = Package(
         // Pure value model of the CIB configuration + spec files, validation, XML/pcs/crmsh rendering. No I/O
         // beyond reading a spec file.
         .target(name: "Pacemaker", dependencies: [.product(name: "Yams", package: "Yams")]),
-        // The features as a library: every CLI command is a testable type here.
+        // The product's features: bootstrap, apply, watch, status and the day-2 commands, each a testable
+        // command type. Knows nothing of the lab.
         .target(
             name: "KhactlCore",
             dependencies: [
@@ -62,10 +65,41 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // An emulated Redfish BMC (HTTPS on Hummingbird) whose power actions run commands: the lab's fencing.
+        .target(
+            name: "LabBMC",
+            dependencies: [
+                "ClusterExec",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The lab: namespaced hosts with real corosync/pacemaker, BMCs, faults, drills, `khactl lab`.
+        .target(
+            name: "KhactlLab",
+            dependencies: [
+                "KhactlCore",
+                "LabBMC",
+                "Corosync",
+                "ClusterExec",
+                "Pacemaker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The resource graph benchmark, run by Scripts/bench.sh.
         .executableTarget(name: "khactl-bench", dependencies: ["Pacemaker"]),
-        // @main and nothing else.
-        .executableTarget(name: "khactl", dependencies: ["KhactlCore"]),
+        // @main, and the root command that puts the product's commands and the lab's together.
+        .executableTarget(
+            name: "khactl",
+            dependencies: ["KhactlCore", "KhactlLab", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // A CPG group member in its own process, for the multi-process CPG tests.
         .executableTarget(name: "cpg-peer", dependencies: ["Corosync"], path: "Tests/Support/cpg-peer"),
         .testTarget(name: "CorosyncTests", dependencies: ["Corosync"]),
@@ -74,7 +108,8 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Corosync", "ClusterExec", "KhactlCore", "Pacemaker", .product(name: "Logging", package: "swift-log"),
+                "Corosync", "ClusterExec", "KhactlCore", "KhactlLab", "LabBMC", "Pacemaker",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ]

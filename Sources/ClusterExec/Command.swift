@@ -12,6 +12,10 @@ public struct Command: Hashable, Sendable, CustomStringConvertible {
     public var standardInput: [UInt8]?
     /// How long the program may run before it is stopped (SIGTERM, then SIGKILL).
     public var timeout: Duration
+    /// Standard output and error go to one unnamed temporary file rather than pipes, and the output read
+    /// back is its last 64 KiB (in ``CommandOutput/standardOutput``). For commands that start daemons: a
+    /// daemon that inherits a pipe keeps it open, and the command would seem to run until the daemon exits.
+    public var outputToFile: Bool
 
     /// Creates a command.
     public init(
@@ -19,8 +23,10 @@ public struct Command: Hashable, Sendable, CustomStringConvertible {
         _ arguments: [String] = [],
         environment: [String: String] = [:],
         standardInput: [UInt8]? = nil,
-        timeout: Duration = .seconds(120)
+        timeout: Duration = .seconds(120),
+        outputToFile: Bool = false
     ) {
+        self.outputToFile = outputToFile
         self.executable = executable
         self.arguments = arguments
         self.environment = environment

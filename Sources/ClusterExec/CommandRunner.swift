@@ -54,6 +54,21 @@ public struct SubprocessRunner: CommandRunner {
                     var options = PlatformOptions()
                     // Cancelled at the timeout: SIGTERM, then SIGKILL 2 s later.
                     options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: .seconds(2))]
+                    if command.outputToFile {
+                        let file = try OutputFile()
+                        defer { file.close() }
+                        let result = try await Subprocess.run(
+                            executable,
+                            arguments: Arguments(command.arguments),
+                            environment: environment,
+                            platformOptions: options,
+                            input: .array(stdin),
+                            output: .fileDescriptor(file.descriptor, closeAfterSpawningProcess: false),
+                            error: .fileDescriptor(file.descriptor, closeAfterSpawningProcess: false)
+                        )
+                        return ExecutionRecord(
+                            status: result.terminationStatus, standardOutput: file.tail(64 * 1024), standardError: "")
+                    }
                     let result = try await Subprocess.run(
                         executable,
                         arguments: Arguments(command.arguments),
@@ -99,4 +114,30 @@ private struct ExecutionRecord: Sendable {
     let status: TerminationStatus
     let standardOutput: String
     let standardError: String
+}
+
+/// A command's output file (``Command/outputToFile``): created with `O_CREAT|O_EXCL|O_NOFOLLOW` and mode 0600
+/// under a random name in the temporary folder, and unlinked at once, so nothing else can open it by name.
+private struct OutputFile {
+    let descriptor: FileDescriptor
+
+    init() throws {
+        let folder = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? "/tmp"
+        let path = "\(folder)/khactl-output-\(UUID().uuidString)"
+        descriptor = try FileDescriptor.open(
+            FilePath(path), .readWrite, options: [.create, .exclusiveCreate, .noFollow, .closeOnExec],
+            permissions: [.ownerReadWrite])
+        _ = path.withCString { unlink($0) }
+    }
+
+    /// The last `limit` bytes written, as text.
+    func tail(_ limit: Int) -> String {
+        guard let size = try? descriptor.seek(offset: 0, from: .end), size > 0 else { return "" }
+        let start = max(0, size - Int64(limit))
+        var bytes = [UInt8](repeating: 0, count: Int(size - start))
+        let count = (try? bytes.withUnsafeMutableBytes { try descriptor.read(fromAbsoluteOffset: start, into: $0) }) ?? 0
+        return String(decoding: bytes.prefix(count), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func close() { try? descriptor.close() }
 }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A JSON value with a stable, sorted-key encoding, for the CLI's machine-readable output.
-public enum JSONValue: Hashable, Sendable, Encodable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral,
+package enum JSONValue: Hashable, Sendable, Encodable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral,
     ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
 {
     case string(String)
@@ -13,16 +13,16 @@ public enum JSONValue: Hashable, Sendable, Encodable, ExpressibleByStringLiteral
     case object([String: JSONValue])
     case null
 
-    public init(stringLiteral value: String) { self = .string(value) }
-    public init(integerLiteral value: Int64) { self = .integer(value) }
-    public init(booleanLiteral value: Bool) { self = .bool(value) }
-    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
-    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+    package init(stringLiteral value: String) { self = .string(value) }
+    package init(integerLiteral value: Int64) { self = .integer(value) }
+    package init(booleanLiteral value: Bool) { self = .bool(value) }
+    package init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    package init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
 
     /// Encodes the value as plain JSON.
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
         case .string(let value): try container.encode(value)
@@ -39,7 +39,7 @@ public enum JSONValue: Hashable, Sendable, Encodable, ExpressibleByStringLiteral
     /// `.withoutEscapingSlashes`. Written directly rather than through JSONEncoder: `khactl watch` prints one
     /// per event, and the encoder's generic path cost it 0.2-2 ms per event on a busy 2-core node (measured
     /// by Scripts/bench.sh against a C watcher), where this takes microseconds.
-    public var line: String {
+    package var line: String {
         var output = ""
         output.reserveCapacity(256)
         write(to: &output)
@@ -113,9 +113,9 @@ public enum JSONValue: Hashable, Sendable, Encodable, ExpressibleByStringLiteral
 }
 
 /// RFC 3339 timestamps with milliseconds, in UTC, e.g. `2026-11-22T03:58:01.123Z`.
-public enum Timestamp {
+package enum Timestamp {
     /// Formats `date`.
-    public static func rfc3339(_ date: Date = Date()) -> String {
+    package static func rfc3339(_ date: Date = Date()) -> String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(24)
         rfc3339(date, into: &bytes)

@@ -1,7 +1,17 @@
+import ArgumentParser
 import Foundation
 import KhactlCore
+import KhactlLab
 
-/// The executable's entry point; every command lives in KhactlCore.
+/// The `khactl` command: the product's commands (KhactlCore) and the lab (KhactlLab), composed here so the
+/// product's library never depends on the lab.
+struct Khactl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "khactl", abstract: Product.abstract, version: Product.version,
+        subcommands: Product.commands + [LabCommand.self])
+}
+
+/// The executable's entry point.
 @main
 struct KhactlMain {
     static func main() async {

@@ -4,74 +4,74 @@ import Foundation
 import Pacemaker
 
 /// Where bootstrap writes; real hosts use the defaults.
-public struct BootstrapPaths: Sendable {
-    public var corosyncConfig = "/etc/corosync/corosync.conf"
-    public var authkey = "/etc/corosync/authkey"
-    public var haproxyConfig = "/etc/haproxy/haproxy.cfg"
-    public var sysctlFile = "/etc/sysctl.d/90-khactl.conf"
-    public var cib = "/var/lib/pacemaker/cib/cib.xml"
-    public var pacemakerLog = "/var/log/pacemaker/pacemaker.log"
+package struct BootstrapPaths: Sendable {
+    package var corosyncConfig = "/etc/corosync/corosync.conf"
+    package var authkey = "/etc/corosync/authkey"
+    package var haproxyConfig = "/etc/haproxy/haproxy.cfg"
+    package var sysctlFile = "/etc/sysctl.d/90-khactl.conf"
+    package var cib = "/var/lib/pacemaker/cib/cib.xml"
+    package var pacemakerLog = "/var/log/pacemaker/pacemaker.log"
 
-    public init() {}
+    package init() {}
 }
 
 /// Options of one bootstrap run.
-public struct BootstrapOptions: Sendable {
+package struct BootstrapOptions: Sendable {
     /// This node's name in the spec; nil: the host name.
-    public var node: String?
+    package var node: String?
     /// The authkey to install (made once with `khactl keygen FILE` and copied to every node).
-    public var authkey: String?
+    package var authkey: String?
     /// Show what would be done; change nothing.
-    public var dryRun = false
+    package var dryRun = false
     /// Apply a corosync.conf that differs from the running one: written here, then reloaded on every node by one
     /// `corosync-cfgtool -R` once every member holds the same file (``ReloadBarrier``: run it on every node).
-    public var reload = false
+    package var reload = false
     /// Adopt objects of the profile that exist but were not made by khactl.
-    public var adopt = false
+    package var adopt = false
     /// The pcsd route: a file with the `hacluster` user's password (the same on every node); pcs then makes
     /// the authkeys and corosync.conf (`pcs host auth`, `pcs cluster setup` on the spec's first node, with
     /// `--enable --start` where systemd runs) instead of khactl.
-    public var pcsdPasswordFile: String?
+    package var pcsdPasswordFile: String?
     /// Remove khactl's objects that left the spec (as `apply --prune`).
-    public var prune = false
+    package var prune = false
     /// Runs once pacemaker is up, before the resource graph is applied, with whether this node reloaded corosync.
-    public var beforeApply: (@Sendable (_ reloadedHere: Bool) async throws -> Void)?
+    package var beforeApply: (@Sendable (_ reloadedHere: Bool) async throws -> Void)?
     /// With a quorum device in the spec: the folder `khactl witness init` wrote (qnetd's CA certificate and the
     /// cluster's certificate), imported into qdevice's database unless it has them.
-    public var qdeviceCertificates: String?
+    package var qdeviceCertificates: String?
     /// How long to wait for quorum and for pacemaker.
-    public var timeout: Duration = .seconds(180)
-    public var paths = BootstrapPaths()
+    package var timeout: Duration = .seconds(180)
+    package var paths = BootstrapPaths()
     /// Receives each line of progress.
-    public var progress: @Sendable (String) -> Void = { print($0) }
+    package var progress: @Sendable (String) -> Void = { print($0) }
 
-    public init() {}
+    package init() {}
 }
 
 /// An error that stops bootstrap; nothing after the failing step was done.
-public struct BootstrapError: Error, Hashable, Sendable, CustomStringConvertible {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+package struct BootstrapError: Error, Hashable, Sendable, CustomStringConvertible {
+    package var message: String
+    package init(_ message: String) { self.message = message }
+    package var description: String { message }
 }
 
 /// `khactl bootstrap`: from a controller with corosync and pacemaker installed to a member of a fenced,
 /// quorate cluster running the profile. Every step checks before it acts, so a re-run changes nothing.
-public struct Bootstrap: Sendable {
-    public let deployment: DeploymentSpec
-    public let cluster: ClusterSpec
-    public let options: BootstrapOptions
+package struct Bootstrap: Sendable {
+    package let deployment: DeploymentSpec
+    package let cluster: ClusterSpec
+    package let options: BootstrapOptions
     let runner: any CommandRunner = SubprocessRunner()
 
     /// What a run changed, step by step (empty on a re-run).
-    public struct Report: Sendable {
-        public var changed: [String] = []
-        public var unchanged: [String] = []
-        public var applied: ApplyResult?
+    package struct Report: Sendable {
+        package var changed: [String] = []
+        package var unchanged: [String] = []
+        package var applied: ApplyResult?
     }
 
     /// Checks the spec and the inputs; throws before anything is written.
-    public init(deployment: DeploymentSpec, options: BootstrapOptions) throws {
+    package init(deployment: DeploymentSpec, options: BootstrapOptions) throws {
         guard let cluster = deployment.cluster else {
             throw BootstrapError("the spec has no cluster section; bootstrap needs the cluster's name and nodes")
         }
@@ -110,7 +110,7 @@ public struct Bootstrap: Sendable {
     }
 
     /// This node in the spec.
-    public func localNode() throws -> ClusterSpec.Node {
+    package func localNode() throws -> ClusterSpec.Node {
         let name = options.node ?? ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? ""
         guard let node = cluster.nodes.first(where: { $0.name == name }) else {
             throw BootstrapError(
@@ -120,7 +120,7 @@ public struct Bootstrap: Sendable {
     }
 
     /// Runs every step.
-    public func run() async throws -> Report {
+    package func run() async throws -> Report {
         var report = Report()
         let say = options.progress
         let prefix = options.dryRun ? "would " : ""
@@ -558,7 +558,7 @@ public struct Bootstrap: Sendable {
 
 extension KubernetesControlPlaneProfile {
     /// What a pair's operators must know, printed by bootstrap and written in README.
-    public static let twoNodeTruth = """
+    package static let twoNodeTruth = """
         A pair runs with corosync's two_node (which turns on wait_for_all): either node alone keeps quorum when \
         its peer dies, so only fencing decides who survives a split: each node tries to power the other off, and \
         priority-fencing-delay makes the VIP's holder wait (pair-arbiter, on the other node, carries the \

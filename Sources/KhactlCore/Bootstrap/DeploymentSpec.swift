@@ -7,49 +7,49 @@ import Yams
 typealias YAMLNode = Yams.Node
 
 /// The `cluster:` section of a spec: the corosync cluster khactl bootstrap makes.
-public struct ClusterSpec: Hashable, Sendable {
+package struct ClusterSpec: Hashable, Sendable {
     /// A controller's fence device.
-    public struct Fence: Hashable, Sendable {
+    package struct Fence: Hashable, Sendable {
         /// The fence agent (`fence_redfish`, `fence_ipmilan`, ...).
-        public var agent: String
+        package var agent: String
         /// The agent's parameters (ip, username, ssl_insecure, ...), in the spec's order.
-        public var parameters: [NVPair]
+        package var parameters: [NVPair]
         /// A file holding the password; the CIB gets `password_script=cat FILE`, never the password.
-        public var passwordFile: String?
+        package var passwordFile: String?
     }
 
     /// A controller.
-    public struct Node: Hashable, Sendable {
+    package struct Node: Hashable, Sendable {
         /// The node name (corosync's and pacemaker's).
-        public var name: String
+        package var name: String
         /// corosync's node id (1, 2, ... in spec order unless given).
-        public var nodeID: UInt32
+        package var nodeID: UInt32
         /// The addresses of its knet links.
-        public var addresses: [String]
+        package var addresses: [String]
         /// How it is fenced.
-        public var fence: Fence?
+        package var fence: Fence?
     }
 
     /// `totem.cluster_name`.
-    public var name: String
+    package var name: String
     /// The controllers.
-    public var nodes: [Node]
+    package var nodes: [Node]
     /// `totem.token` in ms.
-    public var token: Int
+    package var token: Int
     /// `totem.consensus` in ms.
-    public var consensus: Int
+    package var consensus: Int
     /// Pacemaker's `dc-deadtime` for the first start (written into the first CIB), if set.
-    public var dcDeadtime: String?
+    package var dcDeadtime: String?
     /// A quorum device (corosync-qdevice talking to corosync-qnetd on a witness host), if any.
-    public var quorumDevice: CorosyncConfig.QuorumDevice?
+    package var quorumDevice: CorosyncConfig.QuorumDevice?
 
     /// khactl's default totem timings (see README, "Timings"): a lost controller is out of the membership
     /// about 1.1 s after it fails, where corosync's own default (token 3000 ms) takes 3.6 s.
-    public static let defaultToken = 500
-    public static let defaultConsensus = 600
+    package static let defaultToken = 500
+    package static let defaultConsensus = 600
 
     /// The corosync configuration every node gets.
-    public var corosyncConfig: CorosyncConfig {
+    package var corosyncConfig: CorosyncConfig {
         CorosyncConfig(
             clusterName: name,
             nodes: nodes.map { CorosyncConfig.Node(name: $0.name, nodeID: $0.nodeID, addresses: $0.addresses) },
@@ -58,24 +58,24 @@ public struct ClusterSpec: Hashable, Sendable {
 }
 
 /// A spec file with khactl's deployment sections: `cluster:` and `profile:` beside the resource graph.
-public struct DeploymentSpec: Sendable {
+package struct DeploymentSpec: Sendable {
     /// The resource graph: the spec's own objects plus the profile's, merged.
-    public var spec: Spec
+    package var spec: Spec
     /// The cluster section, if any.
-    public var cluster: ClusterSpec?
+    package var cluster: ClusterSpec?
     /// The Kubernetes control-plane profile, if any.
-    public var profile: KubernetesControlPlaneProfile?
+    package var profile: KubernetesControlPlaneProfile?
 
     static let sections: Set<String> = ["cluster", "profile"]
 
     /// Reads a spec file.
     /// - Throws: `SpecLoadError` with every located problem of the whole file.
-    public static func load(path: String) throws -> DeploymentSpec {
+    package static func load(path: String) throws -> DeploymentSpec {
         try parse(try SpecFile.readText(path), file: path)
     }
 
     /// Reads a spec from text.
-    public static func parse(_ text: String, file: String = "<input>") throws -> DeploymentSpec {
+    package static func parse(_ text: String, file: String = "<input>") throws -> DeploymentSpec {
         var spec = try SpecFile.parse(text, file: file, extraSections: sections)
         var reader = SectionReader(file: file)
         var cluster: ClusterSpec?

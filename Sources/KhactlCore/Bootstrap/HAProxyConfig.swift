@@ -3,9 +3,9 @@
 ///
 /// haproxy runs on every controller (a clone) and binds the VIPs before they arrive, which
 /// `net.ipv4.ip_nonlocal_bind=1` allows; so a VIP that moves finds haproxy already listening.
-public enum HAProxyConfig {
+package enum HAProxyConfig {
     /// The configuration text; the same inputs always give the same bytes.
-    public static func render(profile: KubernetesControlPlaneProfile, cluster: ClusterSpec) -> String {
+    package static func render(profile: KubernetesControlPlaneProfile, cluster: ClusterSpec) -> String {
         var lines = [
             "# Written by khactl bootstrap from the cluster's spec. Changes are overwritten on the next bootstrap.",
             "global",

@@ -3,7 +3,7 @@ import Foundation
 import Synchronization
 
 /// One event of the cluster as `khactl watch` reports it.
-public enum ClusterEvent: Hashable, Sendable {
+package enum ClusterEvent: Hashable, Sendable {
     /// A new membership formed (from the quorum service's node list notification).
     case membership(QuorumNodeListChange)
     /// The quorum state, the current one first.
@@ -22,7 +22,7 @@ public enum ClusterEvent: Hashable, Sendable {
     case watcherAnnounced(CPGMember, settled: Bool)
 
     /// `membership`, `quorum`, `cpg` or `connection`.
-    public var kind: String {
+    package var kind: String {
         switch self {
         case .membership: "membership"
         case .quorum: "quorum"
@@ -34,7 +34,7 @@ public enum ClusterEvent: Hashable, Sendable {
     }
 
     /// The event's fields, without time, kind and node.
-    public var fields: [String: JSONValue] {
+    package var fields: [String: JSONValue] {
         func ids(_ list: [NodeID]) -> JSONValue { .array(list.map { .integer(Int64($0.rawValue)) }) }
         func changes(_ list: [CPGMemberChange]) -> JSONValue {
             .array(list.map {
@@ -64,7 +64,7 @@ public enum ClusterEvent: Hashable, Sendable {
     }
 
     /// One human-readable line.
-    public var text: String {
+    package var text: String {
         func list(_ ids: [NodeID]) -> String { ids.isEmpty ? "-" : ids.map(\.description).joined(separator: ",") }
         switch self {
         case .membership(let change):
@@ -89,30 +89,30 @@ public enum ClusterEvent: Hashable, Sendable {
 }
 
 /// Watches corosync membership, quorum and the watchers' CPG group as one stream.
-public struct ClusterEventSource: Sendable {
+package struct ClusterEventSource: Sendable {
     /// Where corosync runs.
-    public let endpoint: CorosyncEndpoint
+    package let endpoint: CorosyncEndpoint
     /// The CPG group the watcher joins, so watchers on all nodes see each other.
-    public let group: CPGGroupName
+    package let group: CPGGroupName
     /// Reconnect with backoff when corosync goes away, reporting it in the stream, instead of ending.
-    public let reconnect: Bool
+    package let reconnect: Bool
     /// The longest pause between reconnection attempts.
-    public let maximumBackoff: Duration
+    package let maximumBackoff: Duration
 
     /// The default group of khactl's watchers.
-    public static let defaultGroup = try! CPGGroupName("khactl-watch")
+    package static let defaultGroup = try! CPGGroupName("khactl-watch")
 
     /// Creates a source.
     /// Where Pacemaker's alerts arrive (`khactl alert install`); nil: no alerts.
-    public let alertSocket: String?
+    package let alertSocket: String?
     /// The key that authenticates alerts relayed between watchers and their announcements (derived from
     /// corosync's authkey); without it, alerts are neither relayed nor taken from the group, and the watcher
     /// does not announce itself (so `--leader-only` watchers elsewhere never let it lead).
-    public let watcherKey: WatcherKey?
+    package let watcherKey: WatcherKey?
     /// Whether this watcher's leader filter knows the group (what its announcements say); nil: always.
-    public let settled: (@Sendable () -> Bool)?
+    package let settled: (@Sendable () -> Bool)?
 
-    public init(
+    package init(
         endpoint: CorosyncEndpoint = .local,
         group: CPGGroupName = ClusterEventSource.defaultGroup,
         reconnect: Bool = false,
@@ -314,7 +314,7 @@ public struct ClusterEventSource: Sendable {
     /// that received it (the thread that polls both corosync handles): no task hop between corosync and the
     /// consumer, which `khactl watch` measures against a C watcher. The handler must not block for long; the
     /// stream then carries no events and only ends.
-    public func events(
+    package func events(
         handler: (@Sendable (NodeID, ClusterEvent) -> Void)? = nil
     ) throws -> AsyncThrowingStream<(node: NodeID, event: ClusterEvent), any Error> {
         let relay = Relay(key: watcherKey)

@@ -1,17 +1,17 @@
 /// A corosync 3 configuration (knet, crypto on, votequorum), rendered deterministically: the same value
 /// always gives the same bytes, so every node of a cluster gets an identical corosync.conf.
-public struct CorosyncConfig: Hashable, Sendable {
+package struct CorosyncConfig: Hashable, Sendable {
     /// A node of the nodelist.
-    public struct Node: Hashable, Sendable {
+    package struct Node: Hashable, Sendable {
         /// `name`.
-        public var name: String
+        package var name: String
         /// `nodeid`, 1 or more.
-        public var nodeID: UInt32
+        package var nodeID: UInt32
         /// `ring0_addr`, `ring1_addr`, ...
-        public var addresses: [String]
+        package var addresses: [String]
 
         /// Creates a node.
-        public init(name: String, nodeID: UInt32, addresses: [String]) {
+        package init(name: String, nodeID: UInt32, addresses: [String]) {
             self.name = name
             self.nodeID = nodeID
             self.addresses = addresses
@@ -19,9 +19,9 @@ public struct CorosyncConfig: Hashable, Sendable {
     }
 
     /// A quorum device: corosync-qdevice on every node, voting as corosync-qnetd on a witness host decides.
-    public struct QuorumDevice: Hashable, Sendable {
+    package struct QuorumDevice: Hashable, Sendable {
         /// qnetd's split-brain algorithms for the `net` model.
-        public enum Algorithm: String, Hashable, Sendable {
+        package enum Algorithm: String, Hashable, Sendable {
             /// The partition with more nodes (then the one with the lowest node id, or the qnetd's tie-breaker) gets
             /// the vote; for clusters with an even number of nodes.
             case ffsplit
@@ -30,19 +30,19 @@ public struct CorosyncConfig: Hashable, Sendable {
         }
 
         /// The witness's address or name.
-        public var host: String
-        public var algorithm: Algorithm = .ffsplit
+        package var host: String
+        package var algorithm: Algorithm = .ffsplit
         /// corosync-qnetd's port.
-        public var port: UInt16 = 5403
+        package var port: UInt16 = 5403
         /// `quorum.device.timeout` (ms): how often qdevice polls votequorum; the net model's heartbeat to qnetd is
         /// 0.8 of it, so it is also how long qnetd takes to see that a node's qdevice is gone and give the vote to
         /// the other side. corosync's default, 10000, makes a pair's failover wait about 8 s for the vote.
-        public var timeout = 3000
+        package var timeout = 3000
         /// `quorum.device.sync_timeout` (ms): the same during a membership change (corosync's default 30000).
-        public var syncTimeout = 3000
+        package var syncTimeout = 3000
 
         /// Creates a device.
-        public init(host: String, algorithm: Algorithm = .ffsplit, port: UInt16 = 5403) {
+        package init(host: String, algorithm: Algorithm = .ffsplit, port: UInt16 = 5403) {
             self.host = host
             self.algorithm = algorithm
             self.port = port
@@ -50,29 +50,29 @@ public struct CorosyncConfig: Hashable, Sendable {
     }
 
     /// `totem.cluster_name`.
-    public var clusterName: String
+    package var clusterName: String
     /// The nodelist, in nodeid order when rendered.
-    public var nodes: [Node]
+    package var nodes: [Node]
     /// `totem.token` in milliseconds.
-    public var token: Int
+    package var token: Int
     /// `totem.consensus` in milliseconds (corosync's default is 1.2 × token).
-    public var consensus: Int?
+    package var consensus: Int?
     /// `totem.token_coefficient`: corosync adds this much token per node beyond two (default 650 ms);
     /// khactl sets 0 so that the token it documents is the token in force.
-    public var tokenCoefficient: Int
+    package var tokenCoefficient: Int
     /// `totem.crypto_cipher`.
-    public var cipher = "aes256"
+    package var cipher = "aes256"
     /// `totem.crypto_hash`.
-    public var hash = "sha256"
+    package var hash = "sha256"
     /// `totem.keyfile`, when not the default /etc/corosync/authkey.
-    public var keyFile: String?
+    package var keyFile: String?
     /// `logging.logfile`.
-    public var logFile = "/var/log/corosync/corosync.log"
+    package var logFile = "/var/log/corosync/corosync.log"
     /// `quorum.device`, if any.
-    public var quorumDevice: QuorumDevice?
+    package var quorumDevice: QuorumDevice?
 
     /// Creates a configuration.
-    public init(
+    package init(
         clusterName: String, nodes: [Node], token: Int = 1000, consensus: Int? = nil, tokenCoefficient: Int = 0,
         quorumDevice: QuorumDevice? = nil
     ) {
@@ -88,10 +88,10 @@ public struct CorosyncConfig: Hashable, Sendable {
     /// (fencing decides who survives a split; `wait_for_all`, implied by two_node, keeps a lone rebooted node
     /// from starting resources until it has seen its peer once). With a quorum device the witness's vote
     /// decides instead.
-    public var twoNode: Bool { nodes.count == 2 && quorumDevice == nil }
+    package var twoNode: Bool { nodes.count == 2 && quorumDevice == nil }
 
     /// The corosync.conf text.
-    public func render() -> String {
+    package func render() -> String {
         var lines: [String] = ["# Written by khactl. Changes are overwritten on the next bootstrap.", "totem {"]
         lines.append("    version: 2")
         lines.append("    cluster_name: \(clusterName)")

@@ -2,38 +2,38 @@ import Corosync
 
 /// What `khactl members` shows: this node, quorum, votes, the members with names and addresses,
 /// and the CPG groups.
-public struct MembershipReport: Hashable, Sendable {
+package struct MembershipReport: Hashable, Sendable {
     /// A node in the current membership.
-    public struct Member: Hashable, Sendable {
+    package struct Member: Hashable, Sendable {
         /// The node id.
-        public let nodeID: NodeID
+        package let nodeID: NodeID
         /// The name from the nodelist (or the id when corosync.conf names none).
-        public let name: String
+        package let name: String
         /// The node's link addresses from the nodelist.
-        public let addresses: [String]
+        package let addresses: [String]
         /// Votes, from votequorum.
-        public let votes: UInt32?
+        package let votes: UInt32?
         /// Whether this is the node khactl runs on.
-        public let isLocal: Bool
+        package let isLocal: Bool
     }
 
     /// The node khactl runs on.
-    public let localNodeID: NodeID
+    package let localNodeID: NodeID
     /// Whether the partition is quorate.
-    public let quorate: Bool
+    package let quorate: Bool
     /// The current ring.
-    public let ringID: RingID
+    package let ringID: RingID
     /// Votequorum's figures for the local node and the cluster, when votequorum is the provider.
-    public let votes: VotequorumInfo?
+    package let votes: VotequorumInfo?
     /// The nodes in the current membership, ordered by id.
-    public let members: [Member]
+    package let members: [Member]
     /// Configured nodes that are not in the membership.
-    public let absent: [NodeListEntry]
+    package let absent: [NodeListEntry]
     /// CPG groups and their members.
-    public let groups: [CPGGroupMembership]
+    package let groups: [CPGGroupMembership]
 
     /// Reads everything from the corosync at `endpoint`.
-    public static func read(from endpoint: CorosyncEndpoint) async throws -> MembershipReport {
+    package static func read(from endpoint: CorosyncEndpoint) async throws -> MembershipReport {
         let cmap = try CMap(endpoint: endpoint)
         defer { cmap.close() }
         let cpg = try CPG(endpoint: endpoint, totemChanges: false)
@@ -77,7 +77,7 @@ public struct MembershipReport: Hashable, Sendable {
     }
 
     /// The report as one JSON object.
-    public var json: JSONValue {
+    package var json: JSONValue {
         var object: [String: JSONValue] = [
             "localNodeID": .integer(Int64(localNodeID.rawValue)),
             "quorate": .bool(quorate),
@@ -119,7 +119,7 @@ public struct MembershipReport: Hashable, Sendable {
     }
 
     /// The report as text, in the spirit of `corosync-quorumtool -s`.
-    public var text: String {
+    package var text: String {
         var lines: [String] = []
         lines.append("Local node:  \(localNodeID)")
         lines.append("Quorate:     \(quorate ? "yes" : "no")")

@@ -4,39 +4,39 @@ import Foundation
 import Pacemaker
 
 /// `khactl alert`: khactl as Pacemaker's alert agent, feeding `khactl watch --alerts`.
-public struct AlertCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct AlertCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "alert",
         abstract: "Register khactl as Pacemaker's alert agent, so `khactl watch --alerts` gets resource, node, fencing and attribute events.",
         subcommands: [AlertInstall.self, AlertRemove.self])
 
-    public init() {}
+    package init() {}
 }
 
 /// `khactl alert install`.
-public struct AlertInstall: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct AlertInstall: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "install",
         abstract: "Add (or update) the alert `khactl` in the CIB, with select filters, through the apply engine.")
 
     @Option(help: "Event kinds to send, comma separated: nodes, fencing, resources, attributes (default: all but attributes).")
-    public var select = "nodes,fencing,resources"
+    package var select = "nodes,fencing,resources"
 
     @Option(help: ArgumentHelp("The agent Pacemaker runs (default: this khactl binary).", valueName: "path"))
-    public var agent: String?
+    package var agent: String?
 
     @Option(help: ArgumentHelp("The socket the watchers listen on.", valueName: "path"))
-    public var socket = PacemakerAlert.defaultSocket
+    package var socket = PacemakerAlert.defaultSocket
 
     @Option(help: "How long Pacemaker lets the agent run.")
-    public var timeout = "10s"
+    package var timeout = "10s"
 
     @Option(name: .long, help: ArgumentHelp("Work on this CIB file instead of the live cluster.", valueName: "file"))
-    public var cibFile: String?
+    package var cibFile: String?
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         let kinds = select.split(separator: ",").map(String.init)
         guard !kinds.isEmpty, kinds.allSatisfy(Alert.selectKinds.contains) else {
             throw ValidationError("--select takes \(Alert.selectKinds.joined(separator: ", ")), comma separated")
@@ -47,7 +47,7 @@ public struct AlertInstall: AsyncParsableCommand {
         guard socket.hasPrefix("/") else { throw ValidationError("--socket must be an absolute path") }
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let path = try agent ?? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         var attributes: [AttributeSet] = []
         if socket != PacemakerAlert.defaultSocket { attributes = [AttributeSet(["KHACTL_ALERT_SOCKET": socket])] }
@@ -73,15 +73,15 @@ public struct AlertInstall: AsyncParsableCommand {
 }
 
 /// `khactl alert remove`.
-public struct AlertRemove: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(commandName: "remove", abstract: "Remove the alert `khactl` from the CIB.")
+package struct AlertRemove: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(commandName: "remove", abstract: "Remove the alert `khactl` from the CIB.")
 
     @Option(name: .long, help: ArgumentHelp("Work on this CIB file instead of the live cluster.", valueName: "file"))
-    public var cibFile: String?
+    package var cibFile: String?
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws {
+    package func run() async throws {
         let command = Command(
             "cibadmin", ["--delete", "--scope", "alerts", "--xml-text", #"<alert id="khactl"/>"#],
             environment: cibFile.map { ["CIB_file": $0] } ?? [:])

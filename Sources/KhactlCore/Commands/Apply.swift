@@ -5,20 +5,20 @@ import FoundationXML
 import Pacemaker
 
 /// Options shared by `khactl plan` and `khactl apply`.
-public struct PlanArguments: ParsableArguments {
+package struct PlanArguments: ParsableArguments {
     @Option(name: [.customShort("f"), .customLong("file")], help: "The spec file (YAML or JSON).")
-    public var file: String
+    package var file: String
 
     @Option(name: .long, help: ArgumentHelp("Work on this CIB file instead of the live cluster (CIB_file).", valueName: "file"))
-    public var cibFile: String?
+    package var cibFile: String?
 
     @Flag(name: .long, help: "Remove objects khactl made that are no longer in the spec.")
-    public var prune = false
+    package var prune = false
 
     @Flag(name: .long, help: "Take over objects of the spec that exist but were not made by khactl.")
-    public var adopt = false
+    package var adopt = false
 
-    public init() {}
+    package init() {}
 
     /// The spec, validated; every problem is printed and the command fails before anything is read or written.
     func validatedConfiguration() throws -> Configuration {
@@ -90,20 +90,20 @@ extension Plan {
 }
 
 /// `khactl plan`: what an apply would change. Exit 0: nothing; 2: changes pending; 1: error.
-public struct PlanCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct PlanCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "plan",
         abstract: "Show what `khactl apply` would change (exit 0: nothing, 2: changes pending, 1: error).")
 
-    @OptionGroup public var arguments: PlanArguments
-    @OptionGroup public var global: GlobalOptions
+    @OptionGroup package var arguments: PlanArguments
+    @OptionGroup package var global: GlobalOptions
 
     @Flag(name: .long, help: "Run crm_simulate on the would-be CIB and show the actions and placements.")
-    public var simulate = false
+    package var simulate = false
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws {
+    package func run() async throws {
         let configuration = try arguments.validatedConfiguration()
         let engine = ApplyEngine(options: arguments.engineOptions())
         let plan: Plan
@@ -138,33 +138,33 @@ public struct PlanCommand: AsyncParsableCommand {
 }
 
 /// `khactl apply`: makes the cluster match the spec, in one atomic write.
-public struct ApplyCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct ApplyCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "apply",
         abstract: "Make the cluster's configuration match the spec: one verified, atomic, versioned write.")
 
-    @OptionGroup public var arguments: PlanArguments
-    @OptionGroup public var global: GlobalOptions
+    @OptionGroup package var arguments: PlanArguments
+    @OptionGroup package var global: GlobalOptions
 
     @Option(name: .long, help: "How to write: cib (crm_diff + cibadmin --patch) or pcs (pcs -f + cib-push).")
-    public var via: ApplyRouteArgument = .cib
+    package var via: ApplyRouteArgument = .cib
 
     @Flag(name: .long, help: "Print the plan and write nothing.")
-    public var dryRun = false
+    package var dryRun = false
 
     @Option(
         name: .long,
         help: ArgumentHelp("Wait until the cluster has settled (at most this many seconds) and report failed actions.", valueName: "seconds"))
-    public var wait: Int?
+    package var wait: Int?
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         if let wait, wait <= 0 { throw ValidationError("--wait takes a positive number of seconds") }
         if wait != nil && arguments.cibFile != nil { throw ValidationError("--wait needs a live cluster, not --cib-file") }
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let configuration = try arguments.validatedConfiguration()
         var options = arguments.engineOptions()
         options.route = via.route
@@ -216,7 +216,7 @@ public struct ApplyCommand: AsyncParsableCommand {
 }
 
 /// `--via` values.
-public enum ApplyRouteArgument: String, ExpressibleByArgument, CaseIterable, Sendable {
+package enum ApplyRouteArgument: String, ExpressibleByArgument, CaseIterable, Sendable {
     case cib
     case pcs
 

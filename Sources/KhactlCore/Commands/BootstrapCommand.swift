@@ -4,8 +4,8 @@ import Foundation
 import Pacemaker
 
 /// `khactl bootstrap`: run on each controller; makes the cluster and applies the profile.
-public struct BootstrapCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct BootstrapCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "bootstrap",
         abstract: "Make this controller a member of the spec's cluster: corosync.conf, authkey, services, quorum, the profile.",
         discussion: """
@@ -14,20 +14,20 @@ public struct BootstrapCommand: AsyncParsableCommand {
             """)
 
 
-    @OptionGroup public var setup: NodeSetupOptions
+    @OptionGroup package var setup: NodeSetupOptions
 
     @Flag(help: "Show what would be done; write and start nothing.")
-    public var dryRun = false
+    package var dryRun = false
 
     @Flag(help: "Write a corosync.conf that differs from the running one; run it on every node: corosync reloads (one corosync-cfgtool -R) once all of them hold the same file.")
-    public var reload = false
+    package var reload = false
 
     @Flag(help: "Take over objects of the profile that exist but were not made by khactl.")
-    public var adopt = false
+    package var adopt = false
 
 
     /// How the cluster is made.
-    public enum Route: String, ExpressibleByArgument, CaseIterable, Sendable {
+    package enum Route: String, ExpressibleByArgument, CaseIterable, Sendable {
         case direct
         case pcsd
     }
@@ -38,22 +38,22 @@ public struct BootstrapCommand: AsyncParsableCommand {
             runs pcs host auth and pcs cluster setup (with --enable --start where systemd runs), which send the \
             authkeys and corosync.conf to every node through pcsd; needs pcsd running on every node.
             """)
-    public var via: Route = .direct
+    package var via: Route = .direct
 
     @Option(help: ArgumentHelp("With --via pcsd: a file holding the hacluster user's password (never on the command line).", valueName: "file"))
-    public var pcsdPasswordFile: String?
+    package var pcsdPasswordFile: String?
 
 
-    public func validate() throws {
+    package func validate() throws {
         if via == .pcsd && setup.qdeviceCertificates != nil { throw ValidationError("--qdevice-certificates goes with the direct route") }
         if via == .pcsd && pcsdPasswordFile == nil { throw ValidationError("--via pcsd needs --pcsd-password-file FILE") }
         if via == .direct && pcsdPasswordFile != nil { throw ValidationError("--pcsd-password-file goes with --via pcsd") }
         if via == .pcsd && setup.authkey != nil { throw ValidationError("--via pcsd: pcs makes the authkey; drop --authkey") }
     }
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws {
+    package func run() async throws {
         guard var (deployment, options) = try setup.load() else { return }
         options.dryRun = dryRun
         options.reload = reload
@@ -86,27 +86,27 @@ public struct BootstrapCommand: AsyncParsableCommand {
 }
 
 /// What bootstrap and `node add|remove|replace` take to set a node up from the spec.
-public struct NodeSetupOptions: ParsableArguments {
+package struct NodeSetupOptions: ParsableArguments {
     @Option(name: [.customShort("f"), .customLong("file")], help: "The spec file with cluster: and profile: sections.")
-    public var file: String
+    package var file: String
 
     @Option(help: ArgumentHelp("The authkey to install (make it once with `khactl keygen FILE`).", valueName: "file"))
-    public var authkey: String?
+    package var authkey: String?
 
     @Option(help: "This node's name in the spec (default: the host name).")
-    public var node: String?
+    package var node: String?
 
     @Option(help: "Seconds to wait for the other nodes, quorum and pacemaker.")
-    public var timeout = 180
+    package var timeout = 180
 
     @Option(help: ArgumentHelp(
         "With a quorum device in the spec: the folder `khactl witness init` wrote on the witness (its CA certificate and the cluster's certificate).",
         valueName: "dir"))
-    public var qdeviceCertificates: String?
+    package var qdeviceCertificates: String?
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         guard timeout >= 1 else { throw ValidationError("--timeout must be at least 1 second") }
     }
 

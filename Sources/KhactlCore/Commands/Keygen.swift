@@ -1,24 +1,24 @@
 import ArgumentParser
 
 /// `khactl keygen FILE`: a new corosync authkey, written 0400 atomically, never printed.
-public struct Keygen: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct Keygen: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Write a new corosync authkey (mode 0400, atomically; the key is never printed).",
         discussion: "Copy the same file to every node of the cluster, e.g. with `khactl bootstrap --authkey FILE`.")
 
-    @Argument(help: "Where to write the key, e.g. /etc/corosync/authkey.") public var file: String
-    @Option(help: "Key size in bytes, 128 to 512 (1024 to 4096 bits).") public var size = AuthKey.defaultSize
-    @Flag(help: "Replace an existing file.") public var force = false
+    @Argument(help: "Where to write the key, e.g. /etc/corosync/authkey.") package var file: String
+    @Option(help: "Key size in bytes, 128 to 512 (1024 to 4096 bits).") package var size = AuthKey.defaultSize
+    @Flag(help: "Replace an existing file.") package var force = false
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         if !AuthKey.sizes.contains(size) {
             throw ValidationError("--size must be \(AuthKey.sizes.lowerBound) to \(AuthKey.sizes.upperBound) bytes, not \(size)")
         }
     }
 
-    public func run() throws {
+    package func run() throws {
         do {
             try AuthKey.generate(size: size).write(to: file, replacing: force)
         } catch {

@@ -1,42 +1,41 @@
 import ArgumentParser
 
-/// The `khactl` command: its subcommands are the product's features.
-public struct Khactl: AsyncParsableCommand {
+/// What the `khactl` command is made of: the executable adds the lab's command to these.
+package enum Product {
     /// The version `khactl --version` prints.
-    public static let version = "0.1.0"
+    package static let version = "0.1.0"
 
-    public static let configuration = CommandConfiguration(
-        commandName: "khactl",
-        abstract: "Make a bare-metal Kubernetes control plane highly available with Corosync and Pacemaker.",
-        version: version,
-        subcommands: [
-            BootstrapCommand.self, PlanCommand.self, ApplyCommand.self, NodeCommand.self, MaintenanceCommand.self, ResourceCommand.self,
-            UpgradeCommand.self, WitnessCommand.self, AlertCommand.self, Members.self, Watch.self, Status.self, SpecCommand.self, Export.self, Keygen.self, LabCommand.self]
-    )
+    /// The one-line description of `khactl`.
+    package static let abstract = "Make a bare-metal Kubernetes control plane highly available with Corosync and Pacemaker."
 
-    public init() {}
+    /// The product's commands, in the order `khactl --help` lists them.
+    package static let commands: [any ParsableCommand.Type] = [
+        BootstrapCommand.self, PlanCommand.self, ApplyCommand.self, NodeCommand.self, MaintenanceCommand.self, ResourceCommand.self,
+        UpgradeCommand.self, WitnessCommand.self, AlertCommand.self, Members.self, Watch.self, Status.self, SpecCommand.self,
+        Export.self, Keygen.self,
+    ]
 }
 
 /// How a command prints its result.
-public enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
+package enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
     case text
     case json
 }
 
 /// Options every command takes.
-public struct GlobalOptions: ParsableArguments {
+package struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Output format: text or json.")
-    public var output: OutputFormat = .text
+    package var output: OutputFormat = .text
 
     @Option(
         name: .long,
         help: ArgumentHelp(
             "Talk to the corosync in this network namespace (a /run/netns/NAME or /proc/PID/ns/net path).",
             valueName: "path"))
-    public var netns: String?
+    package var netns: String?
 
-    public init() {}
+    package init() {}
 
     /// The corosync endpoint these options name.
-    public var endpoint: CorosyncEndpointOption { CorosyncEndpointOption(path: netns) }
+    package var endpoint: CorosyncEndpointOption { CorosyncEndpointOption(path: netns) }
 }

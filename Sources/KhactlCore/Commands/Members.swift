@@ -2,25 +2,25 @@ import ArgumentParser
 import Corosync
 
 /// The endpoint chosen with `--netns`.
-public struct CorosyncEndpointOption: Sendable {
+package struct CorosyncEndpointOption: Sendable {
     /// The namespace path, if any.
-    public let path: String?
+    package let path: String?
 
     /// The library's endpoint.
-    public var endpoint: CorosyncEndpoint { CorosyncEndpoint(networkNamespace: path) }
+    package var endpoint: CorosyncEndpoint { CorosyncEndpoint(networkNamespace: path) }
 }
 
 /// `khactl members`: this node, quorum, votes, members with names and addresses, and CPG groups.
-public struct Members: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct Members: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Show the local node, quorum, votes, the members with names and addresses, and CPG groups."
     )
 
-    @OptionGroup public var global: GlobalOptions
+    @OptionGroup package var global: GlobalOptions
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws {
+    package func run() async throws {
         let report: MembershipReport
         do {
             report = try await MembershipReport.read(from: global.endpoint.endpoint)

@@ -4,15 +4,15 @@ import Foundation
 import Pacemaker
 
 /// `khactl status`: nodes, resources and failed actions, from `crm_mon --output-as=xml` (never its text).
-public struct Status: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct Status: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Show nodes, resources and failed actions (from crm_mon's XML).")
 
-    @OptionGroup public var global: GlobalOptions
+    @OptionGroup package var global: GlobalOptions
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws {
+    package func run() async throws {
         let command = Command("crm_mon", ["--output-as=xml", "-1", "--inactive"], timeout: .seconds(30))
         let output: CommandOutput
         do {
@@ -35,7 +35,7 @@ public struct Status: AsyncParsableCommand {
 
 extension ClusterStatus {
     /// One JSON object: `dc`, `quorate`, `nodes`, `resources`, `failedActions`.
-    public var json: JSONValue {
+    package var json: JSONValue {
         [
             "dc": dc.map(JSONValue.string) ?? .null,
             "quorate": .bool(quorate),
@@ -59,7 +59,7 @@ extension ClusterStatus {
     }
 
     /// A few lines for people.
-    public var text: String {
+    package var text: String {
         var lines = ["DC: \(dc ?? "none"), \(quorate ? "partition with quorum" : "partition WITHOUT quorum")"]
         if maintenanceMode { lines.append("MAINTENANCE MODE: pacemaker starts, stops and monitors nothing") }
         lines.append("Nodes:")

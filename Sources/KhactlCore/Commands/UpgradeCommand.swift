@@ -3,37 +3,37 @@ import ClusterExec
 import Foundation
 
 /// Options of a rolling upgrade, shared by `khactl upgrade` and `khactl lab upgrade`.
-public struct UpgradeArguments: ParsableArguments {
+package struct UpgradeArguments: ParsableArguments {
     @Flag(help: "One node at a time: standby, the command on that node, unstandby, next (required).")
-    public var eachNode = false
+    package var eachNode = false
 
     @Option(help: ArgumentHelp("The nodes, in this order (default: every node, by name).", valueName: "node,node,..."))
-    public var order: String?
+    package var order: String?
 
     @Flag(help: "Go on with a run that stopped at a failure (from the record it keeps in the CIB).")
-    public var resume = false
+    package var resume = false
 
     @Flag(help: "Start even when the cluster is not healthy (a node offline or in standby, failed actions, no quorum).")
-    public var force = false
+    package var force = false
 
     @Option(help: ArgumentHelp("An executable run on each node instead of COMMAND, with the node's name as its argument.", valueName: "file"))
-    public var hook: String?
+    package var hook: String?
 
     @Option(help: ArgumentHelp("A URL fetched on each node (curl -fsk) until it answers, before the next node goes.", valueName: "url"))
-    public var healthURL: String?
+    package var healthURL: String?
 
     @Option(help: ArgumentHelp("How long the cluster may take to settle after each standby and unstandby.", valueName: "seconds"))
-    public var settleTimeout = 120
+    package var settleTimeout = 120
 
     @Option(help: ArgumentHelp("How long the command may run on one node.", valueName: "seconds"))
-    public var commandTimeout = 1800
+    package var commandTimeout = 1800
 
     @Argument(parsing: .captureForPassthrough, help: "The command to run on each node, after --.")
-    public var command: [String] = []
+    package var command: [String] = []
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         guard eachNode else { throw ValidationError("give --each-node: the upgrade runs on one node after another") }
         if hook != nil && !argv.isEmpty { throw ValidationError("give either --hook FILE or a command after --, not both") }
         if hook == nil && argv.isEmpty { throw ValidationError("give the command to run on each node after --, or --hook FILE") }
@@ -41,7 +41,7 @@ public struct UpgradeArguments: ParsableArguments {
     }
 
     /// Throws unless the hook (if any) is an executable regular file here.
-    func checkHook() throws {
+    package func checkHook() throws {
         guard let hook else { return }
         var info = stat()
         guard lstat(hook, &info) == 0 else { throw OperationError("the hook \(hook) does not exist; nothing was changed") }
@@ -53,12 +53,12 @@ public struct UpgradeArguments: ParsableArguments {
     var argv: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
 
     /// The command for one node (the hook gets the node's name).
-    func action() -> [String] {
+    package func action() -> [String] {
         if let hook { return [URL(fileURLWithPath: hook).standardizedFileURL.path] }
         return argv
     }
 
-    func options() -> RollingUpgrade.Options {
+    package func options() -> RollingUpgrade.Options {
         var options = RollingUpgrade.Options()
         options.order = order.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         options.resume = resume
@@ -78,7 +78,7 @@ extension RollingUpgrade.NodeReport {
 }
 
 /// Prints a finished rolling upgrade.
-func printUpgrade(_ reports: [RollingUpgrade.NodeReport], _ format: OutputFormat) {
+package func printUpgrade(_ reports: [RollingUpgrade.NodeReport], _ format: OutputFormat) {
     switch format {
     case .json: print(JSONValue.object(["nodes": .array(reports.map(\.json))]).line)
     case .text: print("upgraded \(reports.map(\.node).joined(separator: ", ")); every node back in service")
@@ -86,8 +86,8 @@ func printUpgrade(_ reports: [RollingUpgrade.NodeReport], _ format: OutputFormat
 }
 
 /// `khactl upgrade --each-node -- COMMAND`: a rolling operation over the controllers.
-public struct UpgradeCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct UpgradeCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "upgrade",
         abstract: "Run a command on every controller in turn, each in standby meanwhile (e.g. kubeadm upgrade node).",
         discussion: """
@@ -98,15 +98,15 @@ public struct UpgradeCommand: AsyncParsableCommand {
             failure with that node in standby and the cluster serving; --resume goes on from there.
             """)
 
-    @OptionGroup public var upgrade: UpgradeArguments
-    @OptionGroup public var global: GlobalOptions
+    @OptionGroup package var upgrade: UpgradeArguments
+    @OptionGroup package var global: GlobalOptions
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws {
+    package func run() async throws {
         let operations = ClusterOperations()
         let runner = SubprocessRunner()
-        try await operating {
+        try await reportingErrors {
             try upgrade.checkHook()
             let local = try await operations.checked(Command("crm_node", ["--name"])).standardOutput
                 .trimmingCharacters(in: .whitespacesAndNewlines)

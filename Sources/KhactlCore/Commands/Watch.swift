@@ -6,8 +6,8 @@ import ServiceLifecycle
 import UnixSignals
 
 /// `khactl watch`: membership, quorum and CPG events as they happen.
-public struct Watch: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct Watch: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Stream membership, quorum and CPG events.",
         discussion: """
             Prints the current quorum state first, then every change. With --output json each event is one
@@ -24,68 +24,68 @@ public struct Watch: AsyncParsableCommand {
             """
     )
 
-    @OptionGroup public var global: GlobalOptions
+    @OptionGroup package var global: GlobalOptions
 
     @Option(help: "Exit after this many events.")
-    public var count: Int?
+    package var count: Int?
 
     @Flag(help: "When corosync goes away, report it and reconnect with backoff instead of exiting.")
-    public var reconnect = false
+    package var reconnect = false
 
     @Option(help: "The CPG group the watchers join.")
-    public var group = "khactl-watch"
+    package var group = "khactl-watch"
 
     @Option(
         name: .customLong("sink"),
         help: ArgumentHelp(
             "Where events go: stdout (the default), exec:PATH to run a Pacemaker alert agent with the CRM_alert_* environment, or webhook:http://HOST[:PORT]/PATH to POST each event's JSON. Repeatable.",
             valueName: "sink"))
-    public var sinks: [String] = []
+    package var sinks: [String] = []
 
     @Flag(help: "With a watcher on every node, only the leader (lowest node id, then pid, among the watchers of the CPG group that hold the cluster's key) emits, so each event arrives once per cluster.")
-    public var leaderOnly = false
+    package var leaderOnly = false
 
     @Option(help: "CRM_alert_recipient for exec: sinks (for alert_file.sh.sample: the file to append to).")
-    public var recipient = ""
+    package var recipient = ""
 
     @Flag(help: "Receive Pacemaker's alerts (`khactl alert install`) and share them with the other watchers.")
-    public var alerts = false
+    package var alerts = false
 
     @Option(help: ArgumentHelp("The socket alerts arrive on, with --alerts.", valueName: "path"))
-    public var alertSocket = PacemakerAlert.defaultSocket
+    package var alertSocket = PacemakerAlert.defaultSocket
 
     @Option(help: ArgumentHelp(
         "corosync's authkey, from which the key that authenticates the watchers to each other is derived (with --alerts or --leader-only).",
         valueName: "file"))
-    public var authkey = WatcherKey.defaultAuthkey
+    package var authkey = WatcherKey.defaultAuthkey
 
     @Option(
         help: ArgumentHelp(
             "A file holding the webhook's bearer token (e.g. %d/webhook-token with systemd's LoadCredential=). Without it, KHACTL_WEBHOOK_TOKEN is used if set.",
             valueName: "path"))
-    public var webhookTokenFile: String?
+    package var webhookTokenFile: String?
 
     @Option(help: "Attempts per event for webhook sinks (retries use exponential backoff with jitter).")
-    public var webhookAttempts = RetryPolicy.webhookDefault.attempts
+    package var webhookAttempts = RetryPolicy.webhookDefault.attempts
 
     @Option(help: ArgumentHelp("The limit of one webhook attempt (connect, TLS, send, response).", valueName: "seconds"))
-    public var webhookTimeout: Double = 5
+    package var webhookTimeout: Double = 5
 
     @Option(
         name: .customLong("webhook-ca-file"),
         help: ArgumentHelp("PEM CA certificates that https webhook receivers are verified against, instead of the system's.", valueName: "file"))
-    public var webhookCAFile: String?
+    package var webhookCAFile: String?
 
     @Option(help: "Events (alerts for exec:) each queued sink holds; beyond it the oldest are dropped and counted.")
-    public var sinkQueue = 256
+    package var sinkQueue = 256
 
     @Option(help: ArgumentHelp("On shutdown, how long queued sinks may take to deliver what is left.", valueName: "seconds"))
-    public var flushTimeout: Double = 5
+    package var flushTimeout: Double = 5
 
     @Option(help: "Log level on stderr: trace, debug, info, notice, warning, error or critical.")
-    public var logLevel: Logger.Level = .notice
+    package var logLevel: Logger.Level = .notice
 
-    public init() {}
+    package init() {}
 
     /// The sinks as given, parsed.
     enum SinkSpec: Equatable {
@@ -115,7 +115,7 @@ public struct Watch: AsyncParsableCommand {
         }
     }
 
-    public func validate() throws {
+    package func validate() throws {
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
         let parsed = try parsedSinks()
         if webhookTokenFile != nil && !parsed.contains(where: { if case .webhook = $0 { true } else { false } }) {
@@ -128,7 +128,7 @@ public struct Watch: AsyncParsableCommand {
         do { _ = try CPGGroupName(group) } catch { throw ValidationError(String(describing: error)) }
     }
 
-    public func run() async throws {
+    package func run() async throws {
         var logger = Logger(label: "khactl.watch") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = logLevel
         let specs = try parsedSinks()

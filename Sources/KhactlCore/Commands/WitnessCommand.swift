@@ -2,18 +2,18 @@ import ArgumentParser
 import Foundation
 
 /// `khactl witness`: the host that runs corosync-qnetd for a cluster's quorum device.
-public struct WitnessCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct WitnessCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "witness",
         abstract: "Set up the witness host of a quorum device (corosync-qnetd).",
         subcommands: [WitnessInit.self])
 
-    public init() {}
+    package init() {}
 }
 
 /// `khactl witness init --cluster NAME --out DIR`.
-public struct WitnessInit: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct WitnessInit: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "init",
         abstract: "On the witness: make qnetd's CA (once) and the cluster's certificate, write both to DIR, start corosync-qnetd.",
         discussion: """
@@ -21,18 +21,18 @@ public struct WitnessInit: AsyncParsableCommand {
             in cluster.quorum-device. DIR holds the cluster's private key (0600): keep it as the authkey is kept.
             """)
 
-    @Option(help: "The cluster's name (cluster.name in the spec).") public var cluster: String
-    @Option(help: ArgumentHelp("Where to write the certificates.", valueName: "dir")) public var out: String
+    @Option(help: "The cluster's name (cluster.name in the spec).") package var cluster: String
+    @Option(help: ArgumentHelp("Where to write the certificates.", valueName: "dir")) package var out: String
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         if cluster.wholeMatch(of: /[A-Za-z0-9_][A-Za-z0-9_-]{0,31}/) == nil {
             throw ValidationError("'\(cluster)' is not a cluster name (1-32 letters, digits, '-' or '_', not starting with '-')")
         }
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let steps: [String]
         do {
             steps = try await QuorumDeviceCertificates.initWitness(cluster: cluster, output: out) { print($0) }

@@ -6,27 +6,27 @@ import FoundationXML
 #endif
 
 /// A problem of a day-2 operation: what failed, on which object, and what to do next.
-public struct OperationError: Error, Hashable, Sendable, CustomStringConvertible {
+package struct OperationError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The sentence to print.
-    public let message: String
+    package let message: String
 
     /// Creates an error with `message`.
-    public init(_ message: String) { self.message = message }
+    package init(_ message: String) { self.message = message }
 
-    public var description: String { message }
+    package var description: String { message }
 }
 
 /// Where a resource ran before and after an operation.
-public struct Movement: Hashable, Sendable {
+package struct Movement: Hashable, Sendable {
     /// The primitive's id (clone instances are counted together).
-    public let resource: String
+    package let resource: String
     /// The nodes it ran on before.
-    public let from: [String]
+    package let from: [String]
     /// The nodes it runs on after.
-    public let to: [String]
+    package let to: [String]
 
     /// Every primitive whose nodes differ between two statuses, sorted by id.
-    public static func between(_ before: ClusterStatus, _ after: ClusterStatus) -> [Movement] {
+    package static func between(_ before: ClusterStatus, _ after: ClusterStatus) -> [Movement] {
         let old = before.placements
         let new = after.placements
         return Set(old.keys).union(new.keys).sorted().compactMap { id in
@@ -37,33 +37,33 @@ public struct Movement: Hashable, Sendable {
     }
 
     /// `vip: node3 -> node1`.
-    public var text: String {
+    package var text: String {
         func nodes(_ list: [String]) -> String { list.isEmpty ? "(stopped)" : list.joined(separator: ",") }
         return "\(resource): \(nodes(from)) -> \(nodes(to))"
     }
 
     /// `{"resource": ..., "from": [...], "to": [...]}`.
-    public var json: JSONValue {
+    package var json: JSONValue {
         ["resource": .string(resource), "from": .array(from.map(JSONValue.string)), "to": .array(to.map(JSONValue.string))]
     }
 }
 
 /// What the live CIB holds that day-2 operations check their input against.
-public struct LiveConfiguration: Sendable {
+package struct LiveConfiguration: Sendable {
     /// Ids of every resource, at any depth (primitives, groups, clones, bundles).
-    public let resourceIDs: Set<String>
+    package let resourceIDs: Set<String>
     /// The nodes of the nodes section.
-    public let nodeNames: [String]
+    package let nodeNames: [String]
     /// The primitives inside each resource id (a primitive lists itself).
-    public let primitives: [String: [String]]
+    package let primitives: [String: [String]]
     /// Location constraints whose ids start with `cli-` (move and ban constraints of khactl, pcs and crmsh):
     /// id, resource and node.
-    public let temporaryConstraints: [(id: String, resource: String, node: String)]
+    package let temporaryConstraints: [(id: String, resource: String, node: String)]
     /// The nvpairs of the `khactl-upgrade` property set (a rolling upgrade in progress), by name.
-    public let upgradeRecord: [String: String]?
+    package let upgradeRecord: [String: String]?
 
     /// Reads a CIB document.
-    public init(cib: String) throws {
+    package init(cib: String) throws {
         try WellFormedXML.check(Data(cib.utf8))
         let document = try XMLDocument(xmlString: cib, options: [])
         func attribute(_ element: XMLElement, _ name: String) -> String? { element.attribute(forName: name)?.stringValue }
@@ -96,18 +96,18 @@ public struct LiveConfiguration: Sendable {
 /// them. Each one checks its input against the live cluster before it changes anything, and changes cluster
 /// state (node attributes, `maintenance-mode`, temporary constraints), never the configuration the apply
 /// engine manages.
-public struct ClusterOperations: Sendable {
+package struct ClusterOperations: Sendable {
     let runner: any CommandRunner
 
     /// Operations through `runner` (the local node's pacemaker tools, or a lab node's).
-    public init(runner: any CommandRunner = SubprocessRunner()) {
+    package init(runner: any CommandRunner = SubprocessRunner()) {
         self.runner = runner
     }
 
     // MARK: - Reading
 
     /// The cluster as crm_mon reports it.
-    public func status() async throws -> ClusterStatus {
+    package func status() async throws -> ClusterStatus {
         let output: CommandOutput
         do {
             output = try await runner.check(Command("crm_mon", ["--output-as=xml", "-1", "--inactive"], timeout: .seconds(30)))
@@ -122,7 +122,7 @@ public struct ClusterOperations: Sendable {
     }
 
     /// The live CIB's resources, nodes, temporary constraints and upgrade record.
-    public func configuration() async throws -> LiveConfiguration {
+    package func configuration() async throws -> LiveConfiguration {
         let output = try await checked(Command("cibadmin", ["--query"], timeout: .seconds(30)))
         do {
             return try LiveConfiguration(cib: output.standardOutput)
@@ -132,7 +132,7 @@ public struct ClusterOperations: Sendable {
     }
 
     /// Throws unless `node` is a node of the cluster.
-    public func requireNode(_ node: String, in status: ClusterStatus) throws {
+    package func requireNode(_ node: String, in status: ClusterStatus) throws {
         guard status.nodes.contains(where: { $0.name == node }) else {
             throw OperationError(
                 "node '\(node)' is not in the cluster (its nodes: \(status.nodes.map(\.name).joined(separator: ", "))); nothing was changed")
@@ -140,7 +140,7 @@ public struct ClusterOperations: Sendable {
     }
 
     /// Throws unless `resource` is a resource of the configuration.
-    public func requireResource(_ resource: String, in configuration: LiveConfiguration) throws {
+    package func requireResource(_ resource: String, in configuration: LiveConfiguration) throws {
         guard configuration.resourceIDs.contains(resource) else {
             let known = configuration.resourceIDs.sorted().prefix(12).joined(separator: ", ")
             throw OperationError("resource '\(resource)' is not in the CIB (it has: \(known)); nothing was changed")
@@ -150,7 +150,7 @@ public struct ClusterOperations: Sendable {
     // MARK: - Waiting
 
     /// Waits until the cluster has no actions pending (`crm_resource --wait`), at most `timeout`.
-    public func settle(timeout: Duration) async throws {
+    package func settle(timeout: Duration) async throws {
         let seconds = max(1, Int(timeout.components.seconds))
         let command = Command("crm_resource", ["--wait", "--timeout", "\(seconds)s"], timeout: .seconds(Int64(seconds) + 15))
         let output: CommandOutput
@@ -168,7 +168,7 @@ public struct ClusterOperations: Sendable {
     // MARK: - Node state
 
     /// Puts `node` in standby (`on`) or takes it out: the `standby` node attribute, as `pcs node standby` sets it.
-    public func setStandby(_ node: String, _ on: Bool) async throws {
+    package func setStandby(_ node: String, _ on: Bool) async throws {
         if on {
             try await checked(Command("crm_attribute", ["--node", node, "--name", "standby", "--update", "on"]))
         } else {
@@ -179,7 +179,7 @@ public struct ClusterOperations: Sendable {
     }
 
     /// Turns maintenance on or off: the cluster's `maintenance-mode` property, or one node's `maintenance` attribute.
-    public func setMaintenance(_ on: Bool, node: String?) async throws {
+    package func setMaintenance(_ on: Bool, node: String?) async throws {
         var arguments = node.map { ["--node", $0, "--name", "maintenance"] } ?? ["--type", "crm_config", "--name", "maintenance-mode"]
         arguments += on ? ["--update", "true"] : ["--delete"]
         try await checked(Command("crm_attribute", arguments))
@@ -189,7 +189,7 @@ public struct ClusterOperations: Sendable {
 
     /// Adds a move constraint: `cli-prefer-RSC` on `node`, or, without a node, `cli-ban-RSC-on-HOLDER`.
     /// Returns the id of the constraint it made.
-    public func addMoveConstraint(_ resource: String, to node: String?, holder: [String]) async throws -> String {
+    package func addMoveConstraint(_ resource: String, to node: String?, holder: [String]) async throws -> String {
         var arguments = ["--move", "--resource", resource]
         if let node { arguments += ["--node", node] }
         try await checked(Command("crm_resource", arguments))
@@ -198,7 +198,7 @@ public struct ClusterOperations: Sendable {
     }
 
     /// Adds a ban constraint `cli-ban-RSC-on-NODE`; returns its id.
-    public func addBanConstraint(_ resource: String, from node: String) async throws -> String {
+    package func addBanConstraint(_ resource: String, from node: String) async throws -> String {
         try await checked(Command("crm_resource", ["--ban", "--resource", resource, "--node", node]))
         return "cli-ban-\(resource)-on-\(node)"
     }
@@ -206,7 +206,7 @@ public struct ClusterOperations: Sendable {
     /// Removes the move and ban constraints of `resource` (every one, or those naming `node`): khactl's, pcs's and
     /// crmsh's. Returns the ids removed.
     @discardableResult
-    public func clearTemporaryConstraints(_ resource: String, node: String? = nil, only ids: Set<String>? = nil) async throws -> [String] {
+    package func clearTemporaryConstraints(_ resource: String, node: String? = nil, only ids: Set<String>? = nil) async throws -> [String] {
         let configuration = try await configuration()
         let matching = configuration.temporaryConstraints.filter {
             $0.resource == resource && (node == nil || $0.node == node) && (ids == nil || ids!.contains($0.id))
@@ -219,7 +219,7 @@ public struct ClusterOperations: Sendable {
     }
 
     /// Resets failcounts and failed actions: of every resource, or one, on every node, or one.
-    public func cleanup(resource: String?, node: String?) async throws {
+    package func cleanup(resource: String?, node: String?) async throws {
         var arguments = ["--cleanup"]
         if let resource { arguments += ["--resource", resource] }
         if let node { arguments += ["--node", node] }

@@ -13,13 +13,13 @@ import Pacemaker
 ///   aside; on every other node, the same barrier and reload, then `crm_node --remove` on one of them and
 ///   the apply engine removes NAME's fence device.
 /// - replace NAME: on a rebuilt NAME (no corosync or pacemaker state), bootstrap; nothing else changes.
-public struct MembershipChange: Sendable {
-    public enum Kind: String, Sendable, CaseIterable {
+package struct MembershipChange: Sendable {
+    package enum Kind: String, Sendable, CaseIterable {
         case add, remove, replace
     }
 
     /// What this node does in the change.
-    public enum Role: Equatable, Sendable {
+    package enum Role: Equatable, Sendable {
         /// A node of the cluster that stays: rewrite corosync.conf, coordinated reload, apply.
         case member
         /// The node that joins (add) or rejoins (replace): bootstrap.
@@ -28,17 +28,17 @@ public struct MembershipChange: Sendable {
         case leaving
     }
 
-    public let kind: Kind
+    package let kind: Kind
     /// The node added, removed or replaced.
-    public let name: String
-    public let deployment: DeploymentSpec
-    public let cluster: ClusterSpec
-    public var options: BootstrapOptions
+    package let name: String
+    package let deployment: DeploymentSpec
+    package let cluster: ClusterSpec
+    package var options: BootstrapOptions
     /// This host's node name.
-    public let localName: String
+    package let localName: String
 
     /// Checks the spec alone; throws before anything is touched.
-    public init(kind: Kind, name: String, deployment: DeploymentSpec, options: BootstrapOptions) throws {
+    package init(kind: Kind, name: String, deployment: DeploymentSpec, options: BootstrapOptions) throws {
         guard let cluster = deployment.cluster else {
             throw BootstrapError("the spec has no cluster section; node \(kind.rawValue) needs the cluster's nodes")
         }
@@ -65,7 +65,7 @@ public struct MembershipChange: Sendable {
     }
 
     /// The role of this node, from the live cluster (nil when corosync does not run here).
-    public func role(live: LiveMembership?) throws -> Role {
+    package func role(live: LiveMembership?) throws -> Role {
         let spec = Dictionary(uniqueKeysWithValues: cluster.nodes.map { ($0.name, $0) })
         guard let live else {
             switch kind {
@@ -134,14 +134,14 @@ public struct MembershipChange: Sendable {
     }
 
     /// What a run did.
-    public struct Report: Sendable {
-        public var role: Role
-        public var steps: [String]
-        public var bootstrap: Bootstrap.Report?
+    package struct Report: Sendable {
+        package var role: Role
+        package var steps: [String]
+        package var bootstrap: Bootstrap.Report?
     }
 
     /// This node's role, from the local corosync if it runs; throws when the change does not fit the cluster.
-    public func check() throws -> Role {
+    package func check() throws -> Role {
         guard Bootstrap.running("corosync") else { return try role(live: nil) }
         do {
             return try role(live: try LiveMembership.read())
@@ -153,7 +153,7 @@ public struct MembershipChange: Sendable {
     }
 
     /// Runs this node's part.
-    public func run() async throws -> Report {
+    package func run() async throws -> Report {
         let role = try check()
         var options = self.options
         switch role {

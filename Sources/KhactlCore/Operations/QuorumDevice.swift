@@ -8,7 +8,7 @@ import Foundation
 /// witness (where the CA's key already lives) with corosync's own tools, and writes the two files every node
 /// needs into one folder: the CA certificate and the cluster's certificate with its key (PKCS#12, 0600).
 /// Bootstrap imports them on each node (`--qdevice-certificates DIR`).
-public enum QuorumDeviceCertificates {
+package enum QuorumDeviceCertificates {
     /// qnetd's NSS database, and the CA certificate it exports.
     static let qnetdDatabase = "/etc/corosync/qnetd/nssdb"
     static let caCertificate = "qnetd-cacert.crt"
@@ -23,7 +23,7 @@ public enum QuorumDeviceCertificates {
 
     /// On the witness: qnetd's CA (once), the cluster's client certificate signed by it, both written to `output`;
     /// then corosync-qnetd started (systemd's unit, or directly). Returns what it did.
-    public static func initWitness(cluster: String, output: String, progress: @Sendable (String) -> Void) async throws -> [String] {
+    package static func initWitness(cluster: String, output: String, progress: @Sendable (String) -> Void) async throws -> [String] {
         let runner = SubprocessRunner()
         var steps: [String] = []
         func run(_ executable: String, _ arguments: [String], _ step: String) async throws {

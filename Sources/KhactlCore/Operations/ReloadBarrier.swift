@@ -5,16 +5,16 @@ import Foundation
 import Synchronization
 
 /// corosync's configured nodelist and its current members, as the local corosync has them.
-public struct LiveMembership: Sendable {
+package struct LiveMembership: Sendable {
     /// The nodelist corosync runs with (from cmap: what it read at start or at the last reload).
-    public var nodes: [NodeListEntry]
+    package var nodes: [NodeListEntry]
     /// The nodes in the current membership (`runtime.members.ID.status` is `joined`).
-    public var members: Set<NodeID>
+    package var members: Set<NodeID>
     /// Whether votequorum runs with two_node now.
-    public var twoNode: Bool
+    package var twoNode: Bool
 
     /// Reads it from the local corosync.
-    public static func read(endpoint: CorosyncEndpoint = .local) throws -> LiveMembership {
+    package static func read(endpoint: CorosyncEndpoint = .local) throws -> LiveMembership {
         let cmap = try CMap(endpoint: endpoint)
         defer { cmap.close() }
         let nodes = try cmap.nodeList()

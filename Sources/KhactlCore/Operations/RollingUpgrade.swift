@@ -6,7 +6,7 @@ import FoundationXML
 #endif
 
 /// How a rolling operation reaches a node to run its command there.
-public protocol NodeRoute: Sendable {
+package protocol NodeRoute: Sendable {
     /// The command that runs `argv` on `node`.
     func command(_ argv: [String], on node: String, timeout: Duration) throws -> Command
 }
@@ -14,14 +14,14 @@ public protocol NodeRoute: Sendable {
 /// khactl's route to real hosts: the node this runs on runs the command itself; any other node through
 /// `ssh -o BatchMode=yes NODE` (keys set up beforehand, as for any fleet tool), with each word quoted for the
 /// remote shell.
-public struct LocalOrSSHRoute: NodeRoute {
+package struct LocalOrSSHRoute: NodeRoute {
     /// This host's node name (`crm_node --name`).
-    public let localNode: String
+    package let localNode: String
 
     /// Creates the route.
-    public init(localNode: String) { self.localNode = localNode }
+    package init(localNode: String) { self.localNode = localNode }
 
-    public func command(_ argv: [String], on node: String, timeout: Duration) throws -> Command {
+    package func command(_ argv: [String], on node: String, timeout: Duration) throws -> Command {
         if node == localNode { return Command(argv[0], Array(argv.dropFirst()), timeout: timeout) }
         return Command(
             "ssh", ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", node, "--", ShellQuoting.line(argv)],
@@ -36,39 +36,39 @@ public struct LocalOrSSHRoute: NodeRoute {
 /// A run records itself in the CIB, in the property set `khactl-upgrade` made with `cibadmin --create` (which
 /// fails when the set exists): that is the cluster-wide lock, so two runs never take two nodes out at once, and
 /// the record of the nodes done and of the node a failure stopped at, which `--resume` reads.
-public struct RollingUpgrade: Sendable {
+package struct RollingUpgrade: Sendable {
     /// The id of the property set that records a run.
-    public static let recordSetID = ClusterStateObjects.upgradeRecordSetID
+    package static let recordSetID = ClusterStateObjects.upgradeRecordSetID
 
     /// What a run does and how it may go.
-    public struct Options: Sendable {
+    package struct Options: Sendable {
         /// The nodes, in order (default: every node, by name).
-        public var order: [String]?
+        package var order: [String]?
         /// Go on with a run that stopped (the record in the CIB says which nodes are done).
-        public var resume = false
+        package var resume = false
         /// Start even when the cluster is not healthy.
-        public var force = false
+        package var force = false
         /// How long the cluster may take to settle after each standby and unstandby.
-        public var settleTimeout: Duration = .seconds(120)
+        package var settleTimeout: Duration = .seconds(120)
         /// How long the command may run on one node.
-        public var commandTimeout: Duration = .seconds(1800)
+        package var commandTimeout: Duration = .seconds(1800)
         /// A URL fetched on the node (`curl -fsk`) until it answers, before the next node goes.
-        public var healthURL: String?
+        package var healthURL: String?
         /// Give the command the node's name as its last argument (hooks).
-        public var appendNodeName = false
+        package var appendNodeName = false
 
         /// Default options.
-        public init() {}
+        package init() {}
     }
 
     /// One node's part of a run.
-    public struct NodeReport: Hashable, Sendable {
+    package struct NodeReport: Hashable, Sendable {
         /// The node.
-        public let node: String
+        package let node: String
         /// What moved when it went to standby.
-        public let movedAway: [Movement]
+        package let movedAway: [Movement]
         /// Seconds from standby until it was back and healthy.
-        public let seconds: Double
+        package let seconds: Double
     }
 
     let operations: ClusterOperations
@@ -77,7 +77,7 @@ public struct RollingUpgrade: Sendable {
 
     /// A rolling operation through `operations` (the cluster) and `route` (the nodes), running node commands with
     /// `runner`.
-    public init(operations: ClusterOperations, route: any NodeRoute, runner: any CommandRunner = SubprocessRunner()) {
+    package init(operations: ClusterOperations, route: any NodeRoute, runner: any CommandRunner = SubprocessRunner()) {
         self.operations = operations
         self.route = route
         self.runner = runner
@@ -85,7 +85,7 @@ public struct RollingUpgrade: Sendable {
 
     /// Runs `argv` on every node in turn. Throws ``OperationError`` before changing anything on bad input or an
     /// unhealthy cluster, and after a failure with the node left in standby and what to run next.
-    public func run(_ argv: [String], options: Options, progress: @Sendable (String) -> Void) async throws -> [NodeReport] {
+    package func run(_ argv: [String], options: Options, progress: @Sendable (String) -> Void) async throws -> [NodeReport] {
         guard let program = argv.first, !program.isEmpty else { throw OperationError("give the command to run on each node after --") }
         let status = try await operations.status()
         let configuration = try await operations.configuration()

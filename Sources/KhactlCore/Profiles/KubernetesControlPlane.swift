@@ -25,46 +25,46 @@ import Pacemaker
 ///   delay and 1.6-3.5 s without it.
 ///
 /// Each part can be turned off or given another agent.
-public struct KubernetesControlPlaneProfile: Hashable, Sendable {
+package struct KubernetesControlPlaneProfile: Hashable, Sendable {
     /// A controller and the device that fences it.
-    public struct Controller: Hashable, Sendable {
+    package struct Controller: Hashable, Sendable {
         /// The node name (as in corosync's nodelist).
-        public var name: String
+        package var name: String
         /// The fence agent's parameters (ip, username, password or password_script, ...), if fenced.
-        public var fence: FenceDevice?
+        package var fence: FenceDevice?
 
         /// Creates a controller.
-        public init(name: String, fence: FenceDevice? = nil) {
+        package init(name: String, fence: FenceDevice? = nil) {
             self.name = name
             self.fence = fence
         }
     }
 
     /// A stonith device.
-    public struct FenceDevice: Hashable, Sendable {
+    package struct FenceDevice: Hashable, Sendable {
         /// The agent, e.g. `fence_redfish`.
-        public var agent: String
+        package var agent: String
         /// Its parameters. `pcmk_host_list` is added by the profile.
-        public var parameters: [String: String]
+        package var parameters: [String: String]
 
         /// Creates a device.
-        public init(agent: String = "fence_redfish", parameters: [String: String]) {
+        package init(agent: String = "fence_redfish", parameters: [String: String]) {
             self.agent = agent
             self.parameters = parameters
         }
     }
 
     /// A resource of the profile that the spec may give another agent, other parameters, or turn off.
-    public struct Component: Hashable, Sendable {
+    package struct Component: Hashable, Sendable {
         /// The primitive's id.
-        public var id: String
+        package var id: String
         /// Its agent.
-        public var agent: ResourceAgent
+        package var agent: ResourceAgent
         /// Its instance attributes.
-        public var parameters: [String: String]
+        package var parameters: [String: String]
 
         /// Creates a component.
-        public init(id: String, agent: ResourceAgent, parameters: [String: String] = [:]) {
+        package init(id: String, agent: ResourceAgent, parameters: [String: String] = [:]) {
             self.id = id
             self.agent = agent
             self.parameters = parameters
@@ -72,7 +72,7 @@ public struct KubernetesControlPlaneProfile: Hashable, Sendable {
     }
 
     /// Which way the VIPs and haproxy are ordered.
-    public enum VIPOrder: String, Hashable, Sendable, CaseIterable {
+    package enum VIPOrder: String, Hashable, Sendable, CaseIterable {
         /// `order start haproxy-clone then VIP kind=Optional` (khactl's default, see the type's notes).
         case haproxyFirst = "haproxy-first"
         /// `order start VIP then haproxy-clone kind=Optional`, the Red Hat layout of the seed documents.
@@ -80,52 +80,52 @@ public struct KubernetesControlPlaneProfile: Hashable, Sendable {
     }
 
     /// The floating addresses of the API endpoint (one or more).
-    public var vips: [String]
+    package var vips: [String]
     /// Their prefix length.
-    public var cidr: Int = 24
+    package var cidr: Int = 24
     /// The controllers.
-    public var controllers: [Controller]
+    package var controllers: [Controller]
     /// haproxy (`systemd:haproxy` where systemd runs, `lsb:haproxy` otherwise); nil leaves it out.
-    public var haproxy: Component? = Component(id: "haproxy", agent: ResourceAgent(class: .systemd, type: "haproxy"))
+    package var haproxy: Component? = Component(id: "haproxy", agent: ResourceAgent(class: .systemd, type: "haproxy"))
     /// kube-apiserver; nil leaves the API server to something else (kubelet static pods).
-    public var apiserver: Component? = Component(id: "kube-apiserver", agent: ResourceAgent(class: .systemd, type: "kube-apiserver"))
+    package var apiserver: Component? = Component(id: "kube-apiserver", agent: ResourceAgent(class: .systemd, type: "kube-apiserver"))
     /// The single-active group's members; empty leaves the group out.
-    public var controlGroup: [Component] = [
+    package var controlGroup: [Component] = [
         Component(id: "kube-controller-manager", agent: ResourceAgent(class: .systemd, type: "kube-controller-manager")),
         Component(id: "kube-scheduler", agent: ResourceAgent(class: .systemd, type: "kube-scheduler")),
     ]
     /// The order between haproxy and the VIPs.
-    public var vipOrder = VIPOrder.haproxyFirst
+    package var vipOrder = VIPOrder.haproxyFirst
     /// Monitor interval of the VIPs and haproxy.
-    public var monitorInterval = "2s"
+    package var monitorInterval = "2s"
     /// `resource-stickiness` default.
-    public var stickiness = "100"
+    package var stickiness = "100"
     /// The `transition-delay` cluster property; empty leaves it out.
-    public var transitionDelay = "200ms"
+    package var transitionDelay = "200ms"
     /// `priority-fencing-delay` in a pair: how long the VIP's holder waits before fencing its peer when they
     /// split (the peer fences the holder at once). Far above a fence action's time (fence_redfish: 0.3-0.5 s).
-    public var pairFenceDelay = "5s"
+    package var pairFenceDelay = "5s"
     /// The id of the arbiter of a pair's fence race (see the type's documentation).
-    public var pairArbiterID = "pair-arbiter"
+    package var pairArbiterID = "pair-arbiter"
 
     /// Whether the cluster has a quorum device: the witness's vote settles a split, no fence race to arbitrate.
-    public var quorumDevice = false
+    package var quorumDevice = false
 
     /// Whether the profile settles a pair's fence race with the arbiter: two controllers, fenced, no quorum device.
-    public var arbitratesPair: Bool { controllers.count == 2 && !quorumDevice && controllers.contains { $0.fence != nil } }
+    package var arbitratesPair: Bool { controllers.count == 2 && !quorumDevice && controllers.contains { $0.fence != nil } }
     /// haproxy's frontend port on the VIPs.
-    public var frontendPort: UInt16 = 7443
+    package var frontendPort: UInt16 = 7443
     /// The API servers' port on each controller.
-    public var apiserverPort: UInt16 = 6443
+    package var apiserverPort: UInt16 = 6443
 
     /// Creates a profile.
-    public init(vips: [String], controllers: [Controller]) {
+    package init(vips: [String], controllers: [Controller]) {
         self.vips = vips
         self.controllers = controllers
     }
 
     /// The VIP resource ids: `vip` for one address, `vip-1`, `vip-2`, ... for several.
-    public var vipIDs: [String] { vips.count == 1 ? ["vip"] : vips.indices.map { "vip-\($0 + 1)" } }
+    package var vipIDs: [String] { vips.count == 1 ? ["vip"] : vips.indices.map { "vip-\($0 + 1)" } }
 
     private func primitive(_ component: Component, monitor: String?) -> Primitive {
         let parameters = component.parameters
@@ -137,7 +137,7 @@ public struct KubernetesControlPlaneProfile: Hashable, Sendable {
     }
 
     /// The resource graph.
-    public func configuration() -> Configuration {
+    package func configuration() -> Configuration {
         var resources: [Resource] = []
         var constraints: [Constraint] = []
 
@@ -208,7 +208,7 @@ public struct KubernetesControlPlaneProfile: Hashable, Sendable {
     }
 
     /// The line to run on the first controller once the cluster holds the VIP.
-    public var kubeadmInit: String {
+    package var kubeadmInit: String {
         "kubeadm init --control-plane-endpoint \(vips[0]):\(frontendPort) --upload-certs"
     }
 

@@ -1,3 +1,4 @@
+import ClusterExec
 import Corosync
 import Foundation
 import Logging
@@ -11,23 +12,21 @@ import Synchronization
 /// sends them. Alerts queue in a bounded buffer drained by one worker: a slow or failing agent never holds
 /// up event intake; when the buffer is full the oldest alerts are dropped and counted. Each agent run
 /// blocks a Dispatch thread, never one of Swift's cooperative threads.
-public final class AlertAgentSink: QueuedSink {
+package final class AlertAgentSink: QueuedSink {
     /// The agent's path.
-    public let path: String
+    package let path: String
     /// `CRM_alert_recipient` (for alert_file: the file to append to).
-    public let recipient: String
+    package let recipient: String
     /// How long one agent run may take.
-    public let timeout: TimeInterval
+    package let timeout: TimeInterval
     /// `exec:PATH`.
-    public var name: String { "exec:\(path)" }
+    package var name: String { "exec:\(path)" }
     private let names: [NodeID: String]
     private let sequence = Mutex(0)
     private let queue: SinkQueue<[String: String]>
 
-    private static let runner = DispatchQueue(label: "khactl.alert-agent", attributes: .concurrent)
-
     /// Starts the sink; `names` maps node ids to node names for `CRM_alert_node`.
-    public init(
+    package init(
         path: String, recipient: String, names: [NodeID: String] = [:], timeout: TimeInterval = 30,
         capacity: Int = 256, logger: Logger = Logger(label: "khactl.watch")
     ) {
@@ -41,32 +40,32 @@ public final class AlertAgentSink: QueuedSink {
             logger.warning("queue full (\(capacity) alerts): dropped the oldest alert, \(dropped) dropped so far")
         }
         queue.start { [logger] environment in
-            await withCheckedContinuation { continuation in
-                AlertAgentSink.runner.async {
-                    do {
-                        try ExternalCommand(argv: [path], environment: environment).run(timeout: timeout)
-                        continuation.resume(returning: .init(result: .delivered, retries: 0))
-                    } catch {
-                        logger.warning("alert agent failed: \(error)")
-                        continuation.resume(returning: .init(result: .failed, retries: 0))
-                    }
-                }
+            // Output to a file, as Pacemaker runs agents: an agent that leaves a child behind holding its
+            // stdout does not hold up the queue.
+            let command = Command(
+                path, environment: environment, timeout: .milliseconds(Int(timeout * 1000)), outputToFile: true)
+            do {
+                try await SubprocessRunner().check(command)
+                return .init(result: .delivered, retries: 0)
+            } catch {
+                logger.warning("alert agent failed: \(error)")
+                return .init(result: .failed, retries: 0)
             }
         }
     }
 
     /// Alerts dropped because the buffer was full.
-    public var dropped: Int { queue.summary.dropped }
+    package var dropped: Int { queue.summary.dropped }
 
     /// Queues the alerts `record` stands for.
-    public func deliver(_ record: WatchRecord) {
+    package func deliver(_ record: WatchRecord) {
         for alert in AlertAgentSink.alerts(for: record.event, names: names) {
             let number = sequence.withLock { value -> Int in
                 value += 1
                 return value
             }
             var environment = alert
-            environment["CRM_alert_version"] = Khactl.version
+            environment["CRM_alert_version"] = Product.version
             environment["CRM_alert_recipient"] = recipient
             environment["CRM_alert_node_sequence"] = String(number)
             environment["CRM_alert_timestamp"] = AlertAgentSink.timestamp(record.time)
@@ -76,12 +75,12 @@ public final class AlertAgentSink: QueuedSink {
 
     /// Stops taking events, lets queued alerts run for at most `grace`, and returns the counts. An agent
     /// still running then is left to finish on its own (within its timeout).
-    public func finish(within grace: Duration) async -> SinkSummary {
+    package func finish(within grace: Duration) async -> SinkSummary {
         await queue.finish(within: grace)
     }
 
     /// The `CRM_alert_*` variables (without the common ones) of the alerts `event` stands for.
-    public static func alerts(for event: ClusterEvent, names: [NodeID: String]) -> [[String: String]] {
+    package static func alerts(for event: ClusterEvent, names: [NodeID: String]) -> [[String: String]] {
         if case .alert(let alert) = event {
             // Pacemaker's own alert, passed on as Pacemaker gave it (the common variables are set per run).
             // Only CRM_alert_* variables, whatever the alert's source said.

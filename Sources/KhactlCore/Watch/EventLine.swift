@@ -9,7 +9,7 @@ extension WatchRecord {
     /// busy node each microsecond a watcher spends is a chance to be preempted, and corosync's events arrive
     /// when every daemon of the node wakes (measured against a C watcher by Scripts/bench.sh). Other events,
     /// and a group name that would need escaping, take the general path. Both give the same bytes (tested).
-    public var jsonLine: [UInt8] {
+    package var jsonLine: [UInt8] {
         var line = EventLine()
         if line.write(event, node: node, time: time) {
             line.bytes.append(UInt8(ascii: "\n"))

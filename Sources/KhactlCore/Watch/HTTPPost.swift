@@ -52,7 +52,7 @@ final class HTTPPost: Sendable {
     func send(_ body: [UInt8]) async throws(WebhookError) -> Int {
         var request = HTTPClientRequest(url: target.url)
         request.method = .POST
-        request.headers.add(name: "User-Agent", value: "khactl/\(Khactl.version)")
+        request.headers.add(name: "User-Agent", value: "khactl/\(Product.version)")
         request.headers.add(name: "Content-Type", value: "application/json")
         for field in headers { request.headers.add(name: field.name, value: field.value) }
         request.body = .bytes(ByteBuffer(bytes: body))
@@ -101,7 +101,3 @@ final class HTTPPost: Sendable {
     }
 }
 
-extension Duration {
-    /// The whole duration in nanoseconds.
-    var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
-}

@@ -20,11 +20,11 @@ import Corosync
 ///
 /// A membership event that says nodes left first drops the watchers of those nodes, so when the leader's
 /// node dies the survivor that becomes leader already emits that very event.
-public struct LeaderFilter: Sendable {
+package struct LeaderFilter: Sendable {
     /// This watcher.
-    public let me: CPGMember
+    package let me: CPGMember
     /// How long a newcomer waits for the group's members to announce themselves.
-    public static let settleTime: Duration = .seconds(1)
+    package static let settleTime: Duration = .seconds(1)
 
     private var members: Set<CPGMember>?
     private var verified: Set<CPGMember>
@@ -38,25 +38,25 @@ public struct LeaderFilter: Sendable {
     private var held: [ClusterEvent] = []
 
     /// A filter for the watcher `me`.
-    public init(me: CPGMember) {
+    package init(me: CPGMember) {
         self.me = me
         verified = [me]
     }
 
     /// Whether this watcher knows the group (what its announcements say).
-    public var isSettled: Bool { settled }
+    package var isSettled: Bool { settled }
 
     /// Whether this watcher leads now (nil until it knows the group).
-    public var isLeader: Bool? {
+    package var isLeader: Bool? {
         guard settled, let members else { return nil }
         return leader(of: members) == me
     }
 
     /// Members of the group that never proved they hold the key (for the log).
-    public var unverified: Set<CPGMember> { (members ?? []).subtracting(verified) }
+    package var unverified: Set<CPGMember> { (members ?? []).subtracting(verified) }
 
     /// The events to emit now, given `event` (which arrived at `now`).
-    public mutating func admit(_ event: ClusterEvent, at now: ContinuousClock.Instant = .now) -> [ClusterEvent] {
+    package mutating func admit(_ event: ClusterEvent, at now: ContinuousClock.Instant = .now) -> [ClusterEvent] {
         switch event {
         case .cpg(let change):
             members = Set(change.members)

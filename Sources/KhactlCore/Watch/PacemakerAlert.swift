@@ -7,18 +7,18 @@ import Synchronization
 /// khactl registers itself as an alert agent (`khactl alert install`); run that way it forwards the
 /// environment over a local datagram socket to the watcher on its node, which shares it with every
 /// watcher through their CPG group, so `--leader-only` delivers it once per cluster.
-public struct PacemakerAlert: Hashable, Sendable, Codable {
+package struct PacemakerAlert: Hashable, Sendable, Codable {
     /// The `CRM_alert_*` variables as Pacemaker set them.
-    public var environment: [String: String]
+    package var environment: [String: String]
     /// The node whose Pacemaker ran the agent.
-    public var from: String
+    package var from: String
 
     /// The environment variable that makes `khactl` an alert agent.
-    public static let kindVariable = "CRM_alert_kind"
+    package static let kindVariable = "CRM_alert_kind"
     /// Where agents send and watchers listen, unless `KHACTL_ALERT_SOCKET` says otherwise.
-    public static let defaultSocket = "/run/khactl/alerts.sock"
+    package static let defaultSocket = "/run/khactl/alerts.sock"
 
-    public init(environment: [String: String], from: String) {
+    package init(environment: [String: String], from: String) {
         self.environment = PacemakerAlert.alertVariables(environment)
         self.from = String(from.prefix(255))
     }
@@ -27,7 +27,7 @@ public struct PacemakerAlert: Hashable, Sendable, Codable {
 
     /// Decoded alerts (from the socket or from another watcher) keep only `CRM_alert_*` variables too: nothing
     /// else, `LD_PRELOAD` and `PATH` included, ever reaches an agent from an alert.
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
             environment: try container.decode([String: String].self, forKey: .environment),
@@ -47,7 +47,7 @@ public struct PacemakerAlert: Hashable, Sendable, Codable {
     }
 
     /// `resource`, `node`, `fencing` or `attribute`.
-    public var kind: String { environment["CRM_alert_kind"] ?? "unknown" }
+    package var kind: String { environment["CRM_alert_kind"] ?? "unknown" }
 
     /// Node and fencing alerts run on every node; this key (the same on each) lets watchers keep one.
     var duplicateKey: String? {
@@ -109,7 +109,7 @@ public struct PacemakerAlert: Hashable, Sendable, Codable {
     /// khactl run as an alert agent: sends the alert to the watcher on this node. Pacemaker does not wait
     /// on it beyond the send; with no watcher listening the alert is dropped (exit status 0, a line on
     /// standard error that Pacemaker logs).
-    public static func forward(environment: [String: String]) -> Int32 {
+    package static func forward(environment: [String: String]) -> Int32 {
         let alert = PacemakerAlert(environment: environment, from: ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "")
         let path = socketPath(environment)
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)

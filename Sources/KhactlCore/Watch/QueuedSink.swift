@@ -3,7 +3,7 @@ import Synchronization
 
 /// A sink that takes events without waiting and delivers them from a bounded queue of its own, so that a
 /// slow or failing receiver never holds up event intake or the other sinks.
-public protocol QueuedSink: Sendable {
+package protocol QueuedSink: Sendable {
     /// The sink as the user named it, for logs and the summary (`webhook:http://...`, `exec:/path`).
     var name: String { get }
 
@@ -18,25 +18,25 @@ public protocol QueuedSink: Sendable {
 /// What a queued sink did with what it was given.
 ///
 /// `received = delivered + failed + dropped + abandoned`: every item ends in exactly one of those.
-public struct SinkSummary: Hashable, Sendable {
+package struct SinkSummary: Hashable, Sendable {
     /// Items queued (an event, or for alert agents one alert of an event).
-    public var received = 0
+    package var received = 0
     /// Items the receiver took (a 2xx answer; an agent that exited 0).
-    public var delivered = 0
+    package var delivered = 0
     /// Items given up on after their attempts, or refused by the receiver.
-    public var failed = 0
+    package var failed = 0
     /// Items pushed out of the full queue by newer ones.
-    public var dropped = 0
+    package var dropped = 0
     /// Items still queued or in flight when the shutdown grace ran out.
-    public var abandoned = 0
+    package var abandoned = 0
     /// Extra attempts made after failed ones.
-    public var retries = 0
+    package var retries = 0
 
     /// Creates an empty summary.
-    public init() {}
+    package init() {}
 
     /// One line for stderr: `sink NAME: received=... delivered=... failed=... dropped=... abandoned=... retries=...`.
-    public func line(for name: String) -> String {
+    package func line(for name: String) -> String {
         "sink \(name): received=\(received) delivered=\(delivered) failed=\(failed) dropped=\(dropped) "
             + "abandoned=\(abandoned) retries=\(retries)"
     }
@@ -129,7 +129,3 @@ final class SinkQueue<Item: Sendable>: Sendable {
     var summary: SinkSummary { counts.withLock { $0 } }
 }
 
-extension Duration {
-    /// Whole milliseconds, for logs.
-    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
-}

@@ -3,20 +3,20 @@
 /// Before attempt `n + 1` the pause is drawn uniformly from `[c/2, c]`, where
 /// `c = min(maximumDelay, baseDelay * 2^(n-1))`: it grows with every failure, never hammers a receiver that
 /// is down, and spreads the retries of watchers on several nodes that failed at the same moment.
-public struct RetryPolicy: Hashable, Sendable {
+package struct RetryPolicy: Hashable, Sendable {
     /// Attempts per item, the first one included (at least 1).
-    public var attempts: Int
+    package var attempts: Int
     /// The ceiling of the first pause.
-    public var baseDelay: Duration
+    package var baseDelay: Duration
     /// The largest ceiling.
-    public var maximumDelay: Duration
+    package var maximumDelay: Duration
 
     /// The webhook sink's default: 5 attempts, pauses of 125-250 ms, 250-500 ms, 0.5-1 s, 1-2 s (at most
     /// 3.75 s of pauses per item).
-    public static let webhookDefault = RetryPolicy(attempts: 5, baseDelay: .milliseconds(250), maximumDelay: .seconds(8))
+    package static let webhookDefault = RetryPolicy(attempts: 5, baseDelay: .milliseconds(250), maximumDelay: .seconds(8))
 
     /// Creates a policy.
-    public init(attempts: Int, baseDelay: Duration, maximumDelay: Duration) {
+    package init(attempts: Int, baseDelay: Duration, maximumDelay: Duration) {
         precondition(attempts >= 1, "a retry policy makes at least one attempt")
         self.attempts = attempts
         self.baseDelay = baseDelay
@@ -24,7 +24,7 @@ public struct RetryPolicy: Hashable, Sendable {
     }
 
     /// The ceiling of the pause after failed attempt `attempt` (1-based).
-    public func ceiling(after attempt: Int) -> Duration {
+    package func ceiling(after attempt: Int) -> Duration {
         var ceiling = baseDelay
         for _ in 1..<max(attempt, 1) {
             ceiling = ceiling * 2
@@ -34,7 +34,7 @@ public struct RetryPolicy: Hashable, Sendable {
     }
 
     /// The pause after failed attempt `attempt` (1-based); `unit` is a uniform draw from `0...1`.
-    public func delay(after attempt: Int, unit: Double = Double.random(in: 0...1)) -> Duration {
+    package func delay(after attempt: Int, unit: Double = Double.random(in: 0...1)) -> Duration {
         let ceiling = self.ceiling(after: attempt)
         return ceiling / 2 + ceiling * (min(max(unit, 0), 1) / 2)
     }

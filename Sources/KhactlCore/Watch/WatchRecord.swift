@@ -4,23 +4,23 @@ import Foundation
 /// One event as `khactl watch` hands it to its sinks: what happened, on which node, and when the watcher
 /// received it. Every sink of one watcher gets the same record, so the JSON that stdout prints and the JSON
 /// a webhook receives are the same object, with the same `time`.
-public struct WatchRecord: Sendable {
+package struct WatchRecord: Sendable {
     /// The event.
-    public let event: ClusterEvent
+    package let event: ClusterEvent
     /// The local node id of the corosync the event came from.
-    public let node: NodeID
+    package let node: NodeID
     /// When the watcher received it.
-    public let time: Date
+    package let time: Date
 
     /// Creates a record; `time` is now unless given.
-    public init(_ event: ClusterEvent, node: NodeID, time: Date = Date()) {
+    package init(_ event: ClusterEvent, node: NodeID, time: Date = Date()) {
         self.event = event
         self.node = node
         self.time = time
     }
 
     /// The event's JSON object: `time` (RFC 3339, milliseconds, UTC), `kind`, `node` and the event's fields.
-    public var json: JSONValue {
+    package var json: JSONValue {
         var fields = event.fields
         fields["time"] = .string(Timestamp.rfc3339(time))
         fields["kind"] = .string(event.kind)
@@ -29,5 +29,5 @@ public struct WatchRecord: Sendable {
     }
 
     /// One human-readable line.
-    public var text: String { "\(Timestamp.rfc3339(time)) node \(node) \(event.text)" }
+    package var text: String { "\(Timestamp.rfc3339(time)) node \(node) \(event.text)" }
 }

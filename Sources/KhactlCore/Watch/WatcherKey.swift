@@ -9,19 +9,19 @@ import Foundation
 /// so a relayed alert is taken only when it carries an HMAC-SHA256 made with a key that only root on a cluster
 /// node holds: derived from corosync's authkey (0400, root's). The code covers the sender as CPG reports it
 /// (node id and pid) with the payload, so a genuine alert replayed by another member does not verify either.
-public struct WatcherKey: Sendable {
+package struct WatcherKey: Sendable {
     /// Where corosync keeps its authkey.
-    public static let defaultAuthkey = "/etc/corosync/authkey"
+    package static let defaultAuthkey = "/etc/corosync/authkey"
     static let version: UInt8 = 1
     /// The derived key's bytes (SymmetricKey is not Sendable; one is made from them per use).
     private let bytes: [UInt8]
     private var key: SymmetricKey { SymmetricKey(data: bytes) }
 
     /// What the watchers' key is for (each use derives a key of its own from the authkey).
-    public static let watchers = "khactl-watch relay v1"
+    package static let watchers = "khactl-watch relay v1"
 
     /// The key for `purpose`, derived from the corosync authkey at `path` (a root-owned file, 0600 or narrower).
-    public init(authkey path: String, purpose: String = WatcherKey.watchers) throws {
+    package init(authkey path: String, purpose: String = WatcherKey.watchers) throws {
         let material = try SecureFile.readSecret(path)
         guard material.count >= 16 else { throw SecureFileError(path: path, reason: "is \(material.count) bytes, too short for an authkey") }
         self.init(material: material, purpose: purpose)

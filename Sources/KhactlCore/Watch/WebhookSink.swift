@@ -8,9 +8,9 @@ import Logging
 /// event at a time, in order. An attempt that fails to connect, times out or gets 408, 429 or 5xx is
 /// retried with ``RetryPolicy`` backoff; any other answer outside 2xx (a 401 for a wrong token, a redirect,
 /// which is not followed) and a TLS failure (an untrusted certificate, a wrong host name) fail the event at once. Either way the worker moves on to the next event.
-public final class WebhookSink: QueuedSink {
+package final class WebhookSink: QueuedSink {
     /// `webhook:URL` (without the query).
-    public let name: String
+    package let name: String
     private let client: HTTPPost
     private let policy: RetryPolicy
     private let queue: SinkQueue<[UInt8]>
@@ -18,7 +18,7 @@ public final class WebhookSink: QueuedSink {
 
     /// Starts the sink. `timeout` bounds each attempt; `capacity` is the queue's size.
     /// `caFile` (PEM CA certificates) replaces the system's trust store for https.
-    public init(
+    package init(
         target: WebhookTarget, token: WebhookToken?, policy: RetryPolicy = .webhookDefault,
         timeout: Duration = .seconds(5), capacity: Int = 256, caFile: String? = nil, logger: Logger
     ) throws(WebhookError) {
@@ -40,19 +40,19 @@ public final class WebhookSink: QueuedSink {
     }
 
     /// Queues the record's JSON line.
-    public func deliver(_ record: WatchRecord) {
+    package func deliver(_ record: WatchRecord) {
         queue.enqueue(Array(record.json.line.utf8))
     }
 
     /// Stops intake, posts what is queued for at most `grace`, and returns the counts.
-    public func finish(within grace: Duration) async -> SinkSummary {
+    package func finish(within grace: Duration) async -> SinkSummary {
         let summary = await queue.finish(within: grace)
         await client.close()
         return summary
     }
 
     /// Whether an answer with `status` is worth another attempt: 408, 429 and 5xx.
-    public static func isRetryable(status: Int) -> Bool {
+    package static func isRetryable(status: Int) -> Bool {
         status == 408 || status == 429 || (500...599).contains(status)
     }
 

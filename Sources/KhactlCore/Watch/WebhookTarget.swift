@@ -3,9 +3,9 @@ import Foundation
 /// An error of the webhook sink: a bad URL or token (before anything starts), or one failed delivery attempt.
 ///
 /// Messages never contain the bearer token, nor credentials a URL might carry.
-public struct WebhookError: Error, Hashable, Sendable, CustomStringConvertible {
+package struct WebhookError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What went wrong.
-    public enum Code: Hashable, Sendable {
+    package enum Code: Hashable, Sendable {
         /// The URL given to `--sink webhook:URL` cannot be used.
         case invalidURL
         /// The token file or variable cannot be used.
@@ -27,18 +27,18 @@ public struct WebhookError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     /// What went wrong.
-    public let code: Code
+    package let code: Code
     /// One sentence for a person.
-    public let message: String
+    package let message: String
 
     /// Creates an error.
-    public init(_ code: Code, _ message: String) {
+    package init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
 
     /// The message.
-    public var description: String { message }
+    package var description: String { message }
 }
 
 /// Where a webhook sink posts: an `http://` URL, checked before the watcher starts.
@@ -47,24 +47,24 @@ public struct WebhookError: Error, Hashable, Sendable, CustomStringConvertible {
 /// node or on a trusted network, or at a local relay that adds TLS. The URL may not carry credentials
 /// (`user:password@`), since arguments are visible to every user in the process list; the bearer token comes
 /// from `--webhook-token-file` or `KHACTL_WEBHOOK_TOKEN`.
-public struct WebhookTarget: Hashable, Sendable, CustomStringConvertible {
+package struct WebhookTarget: Hashable, Sendable, CustomStringConvertible {
     /// The host as given: a name, an IPv4 address or an IPv6 address (without brackets).
-    public let host: String
+    package let host: String
     /// The TCP port (80 unless given).
-    public let port: UInt16
+    package let port: UInt16
     /// The request target: the URL's path and query, `/` when the path is empty.
-    public let requestTarget: String
+    package let requestTarget: String
     /// The value of the `Host` header.
-    public let hostHeader: String
+    package let hostHeader: String
     /// `http` or `https`.
-    public let scheme: String
+    package let scheme: String
     /// The whole URL, query included (never logged: a query may carry a secret of the receiver's).
     let url: String
     /// The URL without its query, for logs (a query may carry a secret of the receiver's).
-    public let description: String
+    package let description: String
 
     /// Parses `text`, the part after `webhook:`.
-    public init(parsing text: String) throws(WebhookError) {
+    package init(parsing text: String) throws(WebhookError) {
         let example = "e.g. --sink webhook:https://alerts.example.com/khactl"
         guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased() else {
             throw WebhookError(.invalidURL, "webhook URL \"\(text)\" is not an http:// or https:// URL, \(example)")
@@ -103,19 +103,19 @@ public struct WebhookTarget: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// The bearer token of a webhook sink. It is never printed: its description is `(secret)`.
-public struct WebhookToken: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+package struct WebhookToken: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     /// The environment variable read when no token file is given.
-    public static let environmentVariable = "KHACTL_WEBHOOK_TOKEN"
+    package static let environmentVariable = "KHACTL_WEBHOOK_TOKEN"
 
     /// The token itself; only the HTTP client reads it.
     let value: String
     /// Where it came from (a path or the variable's name), for messages.
-    public let origin: String
+    package let origin: String
 
     /// `(secret)`.
-    public var description: String { "(secret)" }
+    package var description: String { "(secret)" }
     /// `(secret)`.
-    public var debugDescription: String { "(secret)" }
+    package var debugDescription: String { "(secret)" }
 
     /// Checks a token: one line of visible ASCII, so it can never split or add a header.
     init(_ raw: String, origin: String) throws(WebhookError) {
@@ -134,7 +134,7 @@ public struct WebhookToken: Sendable, CustomStringConvertible, CustomDebugString
     /// The token from `file` if given, else from ``environmentVariable`` in `environment`, else nil.
     ///
     /// Returns also whether the file can be read by group or others (worth a warning).
-    public static func load(file: String?, environment: [String: String]) throws(WebhookError) -> (
+    package static func load(file: String?, environment: [String: String]) throws(WebhookError) -> (
         token: WebhookToken?, looseFile: Bool
     ) {
         if let file {

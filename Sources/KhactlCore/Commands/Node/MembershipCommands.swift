@@ -4,12 +4,12 @@ import Foundation
 import Pacemaker
 
 /// What `node add`, `node remove` and `node replace` take.
-public struct MembershipArguments: ParsableArguments {
-    @Argument(help: "The node added, removed or replaced.") public var name: String
+package struct MembershipArguments: ParsableArguments {
+    @Argument(help: "The node added, removed or replaced.") package var name: String
 
-    @OptionGroup public var setup: NodeSetupOptions
+    @OptionGroup package var setup: NodeSetupOptions
 
-    public init() {}
+    package init() {}
 
     func run(_ kind: MembershipChange.Kind) async throws {
         guard let (deployment, options) = try setup.load() else { return }
@@ -37,8 +37,8 @@ public struct MembershipArguments: ParsableArguments {
 }
 
 /// `khactl node add NAME -f SPEC`.
-public struct NodeAdd: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct NodeAdd: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "add",
         abstract: "Add a controller to the running cluster: run it on every node of the cluster and on the new one, with the spec that includes it.",
         discussion: """
@@ -49,16 +49,16 @@ public struct NodeAdd: AsyncParsableCommand {
             two_node and the pair's arbiter.
             """)
 
-    @OptionGroup public var arguments: MembershipArguments
+    @OptionGroup package var arguments: MembershipArguments
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws { try await arguments.run(.add) }
+    package func run() async throws { try await arguments.run(.add) }
 }
 
 /// `khactl node remove NAME -f SPEC`.
-public struct NodeRemove: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct NodeRemove: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "remove",
         abstract: "Remove a controller, alive or dead: run it on the node (if it runs) and on every node that stays, with the spec without it.",
         discussion: """
@@ -68,16 +68,16 @@ public struct NodeRemove: AsyncParsableCommand {
             become two get two_node and the pair's arbiter.
             """)
 
-    @OptionGroup public var arguments: MembershipArguments
+    @OptionGroup package var arguments: MembershipArguments
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws { try await arguments.run(.remove) }
+    package func run() async throws { try await arguments.run(.remove) }
 }
 
 /// `khactl node replace NAME -f SPEC`.
-public struct NodeReplace: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct NodeReplace: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "replace",
         abstract: "Bring back a rebuilt controller (same name and address, new disk): run it on that node only.",
         discussion: """
@@ -85,9 +85,9 @@ public struct NodeReplace: AsyncParsableCommand {
             gives it the cluster's configuration. Nothing changes on the other nodes.
             """)
 
-    @OptionGroup public var arguments: MembershipArguments
+    @OptionGroup package var arguments: MembershipArguments
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws { try await arguments.run(.replace) }
+    package func run() async throws { try await arguments.run(.replace) }
 }

@@ -4,29 +4,24 @@ import Foundation
 import Pacemaker
 
 /// `khactl node`: a controller's state in the running cluster.
-public struct NodeCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct NodeCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "node",
         abstract: "Add, remove or replace a controller of the running cluster; put a node in standby.",
         subcommands: [NodeAdd.self, NodeRemove.self, NodeReplace.self, NodeStandby.self, NodeUnstandby.self]
     )
 
-    public init() {}
-}
-
-/// Runs a day-2 operation's body, turning its errors into one-line CLI errors.
-func operating<T>(_ body: () async throws -> T) async throws -> T {
-    try await reportingErrors(body)
+    package init() {}
 }
 
 /// `--wait SECONDS` of the day-2 commands.
-public struct WaitOption: ParsableArguments {
+package struct WaitOption: ParsableArguments {
     @Option(help: ArgumentHelp("Wait until the cluster has settled, at most this many seconds, and report what moved.", valueName: "seconds"))
-    public var wait: Int?
+    package var wait: Int?
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         if let wait, wait < 1 { throw ValidationError("--wait must be at least 1 second") }
     }
 
@@ -78,7 +73,7 @@ extension ClusterOperations {
 /// `node standby` and `node unstandby`: set or clear the attribute, wait, check and report.
 private func setStandby(_ node: String, _ on: Bool, wait timeout: Duration?, output: OutputFormat) async throws {
     let operations = ClusterOperations()
-    try await operating {
+    try await reportingErrors {
         let (moved, after) = try await operations.changeState(requiring: node, wait: timeout) { try await operations.setStandby(node, on) }
         if on, let after, case let left = after.resources(on: node), !left.isEmpty {
             throw OperationError("node \(node) is in standby but still runs \(left.joined(separator: ", ")) after the cluster settled")
@@ -91,8 +86,8 @@ private func setStandby(_ node: String, _ on: Bool, wait timeout: Duration?, out
 }
 
 /// `khactl node standby NAME`: the node keeps its membership and runs no resources.
-public struct NodeStandby: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct NodeStandby: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "standby",
         abstract: "Move every resource off a node and keep them off (the node stays a member with its vote).",
         discussion: """
@@ -101,37 +96,37 @@ public struct NodeStandby: AsyncParsableCommand {
             checks that nothing runs on the node any more, and lists what moved.
             """)
 
-    @Argument(help: "The node.") public var node: String
-    @OptionGroup public var wait: WaitOption
-    @OptionGroup public var global: GlobalOptions
+    @Argument(help: "The node.") package var node: String
+    @OptionGroup package var wait: WaitOption
+    @OptionGroup package var global: GlobalOptions
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws {
+    package func run() async throws {
         try await setStandby(node, true, wait: wait.timeout, output: global.output)
     }
 }
 
 /// `khactl node unstandby NAME`.
-public struct NodeUnstandby: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct NodeUnstandby: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "unstandby",
         abstract: "Let a node in standby run resources again (resource-stickiness keeps the VIP where it is).")
 
-    @Argument(help: "The node.") public var node: String
-    @OptionGroup public var wait: WaitOption
-    @OptionGroup public var global: GlobalOptions
+    @Argument(help: "The node.") package var node: String
+    @OptionGroup package var wait: WaitOption
+    @OptionGroup package var global: GlobalOptions
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws {
+    package func run() async throws {
         try await setStandby(node, false, wait: wait.timeout, output: global.output)
     }
 }
 
 /// `khactl maintenance on|off [--node NAME]`.
-public struct MaintenanceCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct MaintenanceCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "maintenance",
         abstract: "Freeze the cluster (or one node): pacemaker stops starting, stopping and monitoring resources.",
         discussion: """
@@ -141,21 +136,21 @@ public struct MaintenanceCommand: AsyncParsableCommand {
             """)
 
     /// On or off.
-    public enum Switch: String, ExpressibleByArgument, CaseIterable, Sendable {
+    package enum Switch: String, ExpressibleByArgument, CaseIterable, Sendable {
         case on, off
     }
 
-    @Argument(help: "on or off.") public var state: Switch
-    @Option(help: "Only this node (its maintenance attribute) instead of the whole cluster.") public var node: String?
-    @OptionGroup public var wait: WaitOption
-    @OptionGroup public var global: GlobalOptions
+    @Argument(help: "on or off.") package var state: Switch
+    @Option(help: "Only this node (its maintenance attribute) instead of the whole cluster.") package var node: String?
+    @OptionGroup package var wait: WaitOption
+    @OptionGroup package var global: GlobalOptions
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws {
+    package func run() async throws {
         let operations = ClusterOperations()
         let on = state == .on
-        try await operating {
+        try await reportingErrors {
             let (moved, _) = try await operations.changeState(requiring: node, wait: wait.timeout) { try await operations.setMaintenance(on, node: node) }
             StateChangeReport(
                 fields: ["maintenance": .bool(on), "node": node.map(JSONValue.string) ?? .null],

@@ -4,27 +4,27 @@ import Foundation
 import Pacemaker
 
 /// `khactl resource`: move, ban, clear, cleanup.
-public struct ResourceCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct ResourceCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "resource",
         abstract: "Move or ban a resource, clear move constraints, clean up failures.",
         subcommands: [ResourceMove.self, ResourceBan.self, ResourceClear.self, ResourceCleanup.self]
     )
 
-    public init() {}
+    package init() {}
 }
 
 /// Options of move and ban.
-public struct MoveOptions: ParsableArguments {
+package struct MoveOptions: ParsableArguments {
     @Option(help: ArgumentHelp("How long to wait for the resource to move, in seconds.", valueName: "seconds"))
-    public var wait = 60
+    package var wait = 60
 
     @Flag(help: "Keep the move or ban constraint once the move is done (`khactl resource clear` removes it).")
-    public var keep = false
+    package var keep = false
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         if wait < 1 { throw ValidationError("--wait must be at least 1 second") }
     }
 }
@@ -88,8 +88,8 @@ private func report(_ action: String, _ resource: String, _ outcome: (constraint
 }
 
 /// `khactl resource move RESOURCE [--node NAME]`.
-public struct ResourceMove: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct ResourceMove: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "move",
         abstract: "Move a resource to a node (or off its node), then remove the move constraint.",
         discussion: """
@@ -98,16 +98,16 @@ public struct ResourceMove: AsyncParsableCommand {
             --keep: resource-stickiness keeps the resource where it went.
             """)
 
-    @Argument(help: "The resource (a primitive, group or clone id).") public var resource: String
-    @Option(help: "The node to move it to (default: any node but the one it runs on).") public var node: String?
-    @OptionGroup public var options: MoveOptions
-    @OptionGroup public var global: GlobalOptions
+    @Argument(help: "The resource (a primitive, group or clone id).") package var resource: String
+    @Option(help: "The node to move it to (default: any node but the one it runs on).") package var node: String?
+    @OptionGroup package var options: MoveOptions
+    @OptionGroup package var global: GlobalOptions
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws {
+    package func run() async throws {
         let operations = ClusterOperations()
-        try await operating {
+        try await reportingErrors {
             if let node { try operations.requireNode(node, in: try await operations.status()) }
             var from: [String] = []
             let outcome = try await operations.moveWithConstraint(
@@ -127,21 +127,21 @@ public struct ResourceMove: AsyncParsableCommand {
 }
 
 /// `khactl resource ban RESOURCE [--node NAME]`.
-public struct ResourceBan: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct ResourceBan: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "ban",
         abstract: "Move a resource off a node (default: the node it runs on), then remove the ban unless --keep.")
 
-    @Argument(help: "The resource (a primitive, group or clone id).") public var resource: String
-    @Option(help: "The node to move it off (default: the node it runs on).") public var node: String?
-    @OptionGroup public var options: MoveOptions
-    @OptionGroup public var global: GlobalOptions
+    @Argument(help: "The resource (a primitive, group or clone id).") package var resource: String
+    @Option(help: "The node to move it off (default: the node it runs on).") package var node: String?
+    @OptionGroup package var options: MoveOptions
+    @OptionGroup package var global: GlobalOptions
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws {
+    package func run() async throws {
         let operations = ClusterOperations()
-        try await operating {
+        try await reportingErrors {
             if let node { try operations.requireNode(node, in: try await operations.status()) }
             var banned = node ?? ""
             let outcome = try await operations.moveWithConstraint(
@@ -162,20 +162,20 @@ public struct ResourceBan: AsyncParsableCommand {
 }
 
 /// `khactl resource clear RESOURCE [--node NAME]`.
-public struct ResourceClear: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct ResourceClear: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "clear",
         abstract: "Remove a resource's move and ban constraints (cli-prefer-*, cli-ban-*: khactl's, pcs's and crmsh's).")
 
-    @Argument(help: "The resource.") public var resource: String
-    @Option(help: "Only the constraints naming this node.") public var node: String?
-    @OptionGroup public var global: GlobalOptions
+    @Argument(help: "The resource.") package var resource: String
+    @Option(help: "Only the constraints naming this node.") package var node: String?
+    @OptionGroup package var global: GlobalOptions
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws {
+    package func run() async throws {
         let operations = ClusterOperations()
-        try await operating {
+        try await reportingErrors {
             let configuration = try await operations.configuration()
             try operations.requireResource(resource, in: configuration)
             let removed = try await operations.clearTemporaryConstraints(resource, node: node)
@@ -190,21 +190,21 @@ public struct ResourceClear: AsyncParsableCommand {
 }
 
 /// `khactl resource cleanup [RESOURCE] [--node NAME]`.
-public struct ResourceCleanup: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct ResourceCleanup: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "cleanup",
         abstract: "Reset failcounts and failed actions (of every resource, or one; on every node, or one).")
 
-    @Argument(help: "The resource (default: every resource).") public var resource: String?
-    @Option(help: "Only on this node.") public var node: String?
-    @OptionGroup public var wait: WaitOption
-    @OptionGroup public var global: GlobalOptions
+    @Argument(help: "The resource (default: every resource).") package var resource: String?
+    @Option(help: "Only on this node.") package var node: String?
+    @OptionGroup package var wait: WaitOption
+    @OptionGroup package var global: GlobalOptions
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws {
+    package func run() async throws {
         let operations = ClusterOperations()
-        try await operating {
+        try await reportingErrors {
             if let resource { try operations.requireResource(resource, in: try await operations.configuration()) }
             if let node { try operations.requireNode(node, in: try await operations.status()) }
             let before = try await operations.status()

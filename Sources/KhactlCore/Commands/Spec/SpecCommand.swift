@@ -4,26 +4,26 @@ import Foundation
 import Pacemaker
 
 /// `khactl spec`: read, check and convert resource graph specs. Not registered here: the `Khactl` command lists it.
-public struct SpecCommand: ParsableCommand {
+package struct SpecCommand: ParsableCommand {
     /// The command's name, abstract and subcommands for ArgumentParser.
-    public static let configuration = CommandConfiguration(
+    package static let configuration = CommandConfiguration(
         commandName: "spec",
         abstract: "Check, convert and describe Pacemaker resource graph specs.",
         subcommands: [SpecValidate.self, SpecSchemaCommand.self, SpecFromCIB.self, Export.self]
     )
 
     /// Creates the command with default options (ArgumentParser fills them in).
-    public init() {}
+    package init() {}
 }
 
 /// Output and exit status of a spec command, computed without printing so it can be tested.
-public struct SpecCommandResult: Hashable, Sendable {
+package struct SpecCommandResult: Hashable, Sendable {
     /// What goes to standard output.
-    public var stdout: String
+    package var stdout: String
     /// What goes to standard error.
-    public var stderr: String
+    package var stderr: String
     /// The exit status (0 when everything is fine).
-    public var status: Int32
+    package var status: Int32
 
     /// Prints the result and exits non-zero when the status says so.
     func emit() throws {
@@ -52,26 +52,26 @@ func loadFailure(_ error: SpecLoadError) -> SpecCommandResult {
 }
 
 /// `khactl spec validate FILE`: every problem of a spec, each naming the object and where it is written.
-public struct SpecValidate: ParsableCommand {
+package struct SpecValidate: ParsableCommand {
     /// The command's name, abstract and subcommands for ArgumentParser.
-    public static let configuration = CommandConfiguration(
+    package static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check a spec: ids, references, order cycles, scores, durations, addresses, clone options."
     )
 
     /// The spec file (YAML or JSON).
     @Option(name: [.customShort("f"), .customLong("file")], help: "The spec file (YAML or JSON).")
-    public var file: String
+    package var file: String
 
     /// Print the problems as a JSON array instead of lines.
     @Flag(name: .long, help: "Print the problems as JSON.")
-    public var json = false
+    package var json = false
 
     /// Creates the command with default options (ArgumentParser fills them in).
-    public init() {}
+    package init() {}
 
     /// The command's output for `file`.
-    public func result() -> SpecCommandResult {
+    package func result() -> SpecCommandResult {
         switch loadSpec(file) {
         case .failure(let error):
             return loadFailure(error)
@@ -101,30 +101,30 @@ public struct SpecValidate: ParsableCommand {
     }
 
     /// Runs the command: prints its output and exits non-zero on failure.
-    public func run() throws { try result().emit() }
+    package func run() throws { try result().emit() }
 }
 
 /// `khactl spec schema`: the JSON Schema of the spec format.
-public struct SpecSchemaCommand: ParsableCommand {
+package struct SpecSchemaCommand: ParsableCommand {
     /// The command's name, abstract and subcommands for ArgumentParser.
-    public static let configuration = CommandConfiguration(
+    package static let configuration = CommandConfiguration(
         commandName: "schema",
         abstract: "Print the JSON Schema of the spec format."
     )
 
     /// Creates the command with default options (ArgumentParser fills them in).
-    public init() {}
+    package init() {}
 
     /// Runs the command: prints its output and exits non-zero on failure.
-    public func run() throws {
+    package func run() throws {
         try SpecCommandResult(stdout: SpecSchema.json + "\n", stderr: "", status: 0).emit()
     }
 }
 
 /// `khactl spec from-cib [FILE]`: a spec from a CIB (`cibadmin -Q` output or a CIB file; `-` reads stdin).
-public struct SpecFromCIB: AsyncParsableCommand {
+package struct SpecFromCIB: AsyncParsableCommand {
     /// The command's name, abstract and subcommands for ArgumentParser.
-    public static let configuration = CommandConfiguration(
+    package static let configuration = CommandConfiguration(
         commandName: "from-cib",
         abstract: "Write the spec of a CIB (a file, or - for the output of cibadmin -Q on stdin).",
         discussion: "What the spec format cannot express is listed on stderr; it stays in the CIB untouched."
@@ -132,13 +132,13 @@ public struct SpecFromCIB: AsyncParsableCommand {
 
     /// The CIB file, `-` for standard input, or nil for the live cluster's CIB (`cibadmin -Q`).
     @Option(name: .customLong("cib-file"), help: "A CIB file, or - for standard input (default: the live CIB, cibadmin -Q).")
-    public var file: String?
+    package var file: String?
 
     /// Creates the command with default options (ArgumentParser fills them in).
-    public init() {}
+    package init() {}
 
     /// The command's output for CIB text.
-    public static func result(cibData: Data, name: String) -> SpecCommandResult {
+    package static func result(cibData: Data, name: String) -> SpecCommandResult {
         do {
             let cib = try CIBParser.parse(data: cibData)
             let export = SpecFile.export(Spec(from: ClusterStateObjects.removed(from: cib.configuration)))
@@ -151,7 +151,7 @@ public struct SpecFromCIB: AsyncParsableCommand {
     }
 
     /// Runs the command: prints its output and exits non-zero on failure.
-    public func run() async throws {
+    package func run() async throws {
         let data: Data
         switch file {
         case nil:
@@ -185,7 +185,7 @@ public struct SpecFromCIB: AsyncParsableCommand {
 }
 
 /// What `khactl export` writes.
-public enum ExportFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
+package enum ExportFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
     /// A complete CIB document (configuration + empty status) that `crm_verify -x` accepts.
     case xml
     /// The same as `xml`.
@@ -199,9 +199,9 @@ public enum ExportFormat: String, ExpressibleByArgument, CaseIterable, Sendable 
 }
 
 /// `khactl export --format cib|configuration|pcs|crmsh FILE`: render a spec.
-public struct Export: ParsableCommand {
+package struct Export: ParsableCommand {
     /// The command's name, abstract and subcommands for ArgumentParser.
-    public static let configuration = CommandConfiguration(
+    package static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Render a spec as CIB XML, a pcs script or a crmsh script.",
         discussion: "The spec is validated first; nothing is rendered when it has problems (--force renders anyway)."
@@ -209,25 +209,25 @@ public struct Export: ParsableCommand {
 
     /// The spec file.
     @Option(name: [.customShort("f"), .customLong("file")], help: "The spec file (YAML or JSON).")
-    public var file: String
+    package var file: String
 
     /// The output format.
     @Option(name: .long, help: "xml (a whole CIB), configuration, pcs or crmsh.")
-    public var format: ExportFormat = .xml
+    package var format: ExportFormat = .xml
 
     /// For `pcs`: address a CIB file (`pcs -f FILE`) instead of the live cluster.
     @Option(name: .customLong("cib-file"), help: "With --format pcs: run the commands on this CIB file (pcs -f).")
-    public var cibFile: String?
+    package var cibFile: String?
 
     /// Render even when validation finds problems.
     @Flag(name: .long, help: "Render even if the spec has problems.")
-    public var force = false
+    package var force = false
 
     /// Creates the command with default options (ArgumentParser fills them in).
-    public init() {}
+    package init() {}
 
     /// The command's output.
-    public func result() -> SpecCommandResult {
+    package func result() -> SpecCommandResult {
         let spec: Spec
         switch loadSpec(file) {
         case .failure(let error): return loadFailure(error)
@@ -263,5 +263,5 @@ public struct Export: ParsableCommand {
     }
 
     /// Runs the command: prints its output and exits non-zero on failure.
-    public func run() throws { try result().emit() }
+    package func run() throws { try result().emit() }
 }

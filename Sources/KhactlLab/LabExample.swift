@@ -1,3 +1,5 @@
+import Pacemaker
+import KhactlCore
 import ClusterExec
 import Foundation
 
@@ -73,7 +75,7 @@ enum LabExample {
 extension Lab {
     /// Installs the example's haproxy configuration on every node and its resources in the CIB, then
     /// waits until the VIP runs.
-    public func installExample(vip: String = LabNetwork.defaultVIP, timeout: Duration = .seconds(60)) async throws {
+    package func installExample(vip: String = LabNetwork.defaultVIP, timeout: Duration = .seconds(60)) async throws {
         let state = try store.load()
         for node in state.nodes {
             let path = store.nodeFolder(node.index).appendingPathComponent("etc/haproxy/haproxy.cfg")
@@ -88,7 +90,7 @@ extension Lab {
 
     /// Waits until `resource` is started on some node and returns that node.
     @discardableResult
-    public func waitForResource(_ resource: String, notOn excluded: String? = nil, timeout: Duration) async throws -> String {
+    package func waitForResource(_ resource: String, notOn excluded: String? = nil, timeout: Duration) async throws -> String {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let status = try? await clusterStatus(),

@@ -1,66 +1,57 @@
+import Pacemaker
+import KhactlCore
 import ArgumentParser
 import ClusterExec
 import Foundation
 
 /// `khactl lab`: a real multi-node cluster in network namespaces on this machine.
-public struct LabCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct LabCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "lab",
         abstract: "A real N-node Corosync/Pacemaker cluster in network namespaces on this machine.",
         subcommands: [LabUp.self, LabBootstrapCommand.self, LabSpecCommand.self, LabStatus.self, LabExec.self, LabKill.self, LabRevive.self, LabDrill.self, LabMeasureCommand.self, LabUpgradeCommand.self, LabStandInUpgrade.self,
             LabDown.self, LabInit.self, LabBMCCommand.self]
     )
 
-    public init() {}
+    package init() {}
 }
 
 /// Options naming the lab.
-public struct LabOptions: ParsableArguments {
+package struct LabOptions: ParsableArguments {
     @Option(help: "The lab's name; labs with different names run side by side.")
-    public var name = "lab"
+    package var name = "lab"
 
-    public init() {}
+    package init() {}
 
     func lab() throws -> Lab {
         do { return try Lab(name: name) } catch { throw CLIError(String(describing: error)) }
     }
 }
 
-/// Runs `body`, turning lab, day-2 operation and command errors into one-line CLI errors.
-func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
-    do {
-        return try await body()
-    } catch let error as LabError {
-        throw CLIError(error.description)
-    } catch let error as OperationError {
-        throw CLIError(error.message)
-    } catch let error as CommandError {
-        throw CLIError(error.description)
-    }
-}
+extension LabError: ReportedError {}
 
 /// `khactl lab up`.
-public struct LabUp: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(commandName: "up", abstract: "Start a lab cluster.")
+package struct LabUp: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(commandName: "up", abstract: "Start a lab cluster.")
 
-    @OptionGroup public var lab: LabOptions
-    @Option(help: "Number of nodes, 1 to 9.") public var nodes = 3
-    @Option(help: "corosync token timeout in ms (default 1000; with --bare, khactl bootstrap's default, 500).") public var token: Int?
-    @Option(help: "corosync consensus timeout in ms (default 1.2 × token).") public var consensus: Int?
-    @Flag(inversion: .prefixedNo, help: "Fencing through a lab BMC per node and fence_redfish.") public var fencing = true
-    @Flag(help: "Install the example resources (an IPaddr2 VIP and a cloned haproxy) once the lab is up.") public var example = false
-    @Flag(help: "Bare controllers: no cluster yet; `khactl lab bootstrap` makes it with khactl bootstrap.") public var bare = false
+    @OptionGroup package var lab: LabOptions
+    @Option(help: "Number of nodes, 1 to 9.") package var nodes = 3
+    @Option(help: "corosync token timeout in ms (default 1000; with --bare, khactl bootstrap's default, 500).") package var token: Int?
+    @Option(help: "corosync consensus timeout in ms (default 1.2 × token).") package var consensus: Int?
+    @Flag(inversion: .prefixedNo, help: "Fencing through a lab BMC per node and fence_redfish.") package var fencing = true
+    @Flag(help: "Install the example resources (an IPaddr2 VIP and a cloned haproxy) once the lab is up.") package var example = false
+    @Flag(help: "Bare controllers: no cluster yet; `khactl lab bootstrap` makes it with khactl bootstrap.") package var bare = false
     @Flag(help: "Also a witness host (198.18.0.10) for a quorum device; `lab bootstrap --quorum-device` runs corosync-qnetd there.")
-    public var witness = false
+    package var witness = false
 
-    public func validate() throws {
+    package func validate() throws {
         if bare && example { throw ValidationError("--example needs a cluster; with --bare use `khactl lab bootstrap`") }
         if witness && !bare { throw ValidationError("--witness goes with --bare (`lab bootstrap --quorum-device` uses it)") }
     }
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws {
+    package func run() async throws {
         var options = Lab.UpOptions()
         options.nodes = nodes
         options.token = token ?? (bare ? ClusterSpec.defaultToken : 1000)
@@ -82,15 +73,15 @@ public struct LabUp: AsyncParsableCommand {
 }
 
 /// `khactl lab status`.
-public struct LabStatus: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(commandName: "status", abstract: "Show the lab's nodes and cluster.")
+package struct LabStatus: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(commandName: "status", abstract: "Show the lab's nodes and cluster.")
 
-    @OptionGroup public var lab: LabOptions
-    @OptionGroup public var global: GlobalOptions
+    @OptionGroup package var lab: LabOptions
+    @OptionGroup package var global: GlobalOptions
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws {
+    package func run() async throws {
         let lab = try self.lab.lab()
         let state = try await reportingErrors { try lab.state() }
         let cluster = try? await lab.clusterStatus()
@@ -134,17 +125,17 @@ public struct LabStatus: AsyncParsableCommand {
 }
 
 /// `khactl lab exec NODE -- CMD...`.
-public struct LabExec: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct LabExec: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "exec", abstract: "Run a command inside a lab node, e.g. `khactl lab exec node1 -- crm_mon -1`.")
 
-    @OptionGroup public var lab: LabOptions
-    @Argument(help: "The node (node1, node2, ...), or `client`: the lab client's side of the network (198.18.0.2).") public var node: String
-    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.") public var command: [String] = []
+    @OptionGroup package var lab: LabOptions
+    @Argument(help: "The node (node1, node2, ...), or `client`: the lab client's side of the network (198.18.0.2).") package var node: String
+    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.") package var command: [String] = []
 
-    public init() {}
+    package init() {}
 
-    public func run() throws {
+    package func run() throws {
         let argv = command.first == "--" ? Array(command.dropFirst()) : command
         guard !argv.isEmpty else { throw ValidationError("give the command to run after --") }
         let lab = try self.lab.lab()
@@ -170,8 +161,8 @@ public struct LabExec: ParsableCommand {
 }
 
 /// `khactl lab kill NODE --mode ...`.
-public struct LabKill: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct LabKill: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "kill",
         abstract: "Inject a fault into a node.",
         discussion: """
@@ -180,13 +171,13 @@ public struct LabKill: AsyncParsableCommand {
             sees no link failure. freeze: SIGSTOP of every process of the node.
             """)
 
-    @OptionGroup public var lab: LabOptions
-    @Argument(help: "The node (node1, node2, ...), or `client`: the lab client's side of the network (198.18.0.2).") public var node: String
-    @Option(help: "crash, partition, isolate or freeze.") public var mode: LabFault = .crash
+    @OptionGroup package var lab: LabOptions
+    @Argument(help: "The node (node1, node2, ...), or `client`: the lab client's side of the network (198.18.0.2).") package var node: String
+    @Option(help: "crash, partition, isolate or freeze.") package var mode: LabFault = .crash
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws {
+    package func run() async throws {
         let lab = try self.lab.lab()
         try await reportingErrors {
             try await lab.kill(try lab.nodeIndex(node), mode)
@@ -198,17 +189,17 @@ public struct LabKill: AsyncParsableCommand {
 extension LabFault: ExpressibleByArgument {}
 
 /// `khactl lab revive NODE`.
-public struct LabRevive: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(commandName: "revive", abstract: "Undo a node's fault; power it on after a crash.")
+package struct LabRevive: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(commandName: "revive", abstract: "Undo a node's fault; power it on after a crash.")
 
-    @OptionGroup public var lab: LabOptions
-    @Argument(help: "The node (node1, node2, ...), or `client`: the lab client's side of the network (198.18.0.2).") public var node: String
+    @OptionGroup package var lab: LabOptions
+    @Argument(help: "The node (node1, node2, ...), or `client`: the lab client's side of the network (198.18.0.2).") package var node: String
     @Flag(help: "Power a node that is off on with a new, empty disk (a rebuilt controller: no cluster files, no state).")
-    public var wipe = false
+    package var wipe = false
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws {
+    package func run() async throws {
         let lab = try self.lab.lab()
         try await reportingErrors {
             try await lab.revive(try lab.nodeIndex(node), wipe: wipe)
@@ -218,18 +209,18 @@ public struct LabRevive: AsyncParsableCommand {
 }
 
 /// `khactl lab spec`: the spec `lab bootstrap --profile` writes, for some of the lab's nodes.
-public struct LabSpecCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct LabSpecCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "spec", abstract: "Print the spec `lab bootstrap --profile kubernetes-control-plane` uses, for the first N nodes.")
 
-    @OptionGroup public var lab: LabOptions
-    @Option(help: "How many of the lab's nodes the spec has (default: all).") public var nodes: Int?
-    @Option(help: "The VIPs of the profile (repeat for several).") public var vip: [String] = [LabNetwork.defaultVIP]
-    @Flag(help: "With the lab's witness as quorum device.") public var quorumDevice = false
+    @OptionGroup package var lab: LabOptions
+    @Option(help: "How many of the lab's nodes the spec has (default: all).") package var nodes: Int?
+    @Option(help: "The VIPs of the profile (repeat for several).") package var vip: [String] = [LabNetwork.defaultVIP]
+    @Flag(help: "With the lab's witness as quorum device.") package var quorumDevice = false
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws {
+    package func run() async throws {
         let lab = try self.lab.lab()
         let text = try await reportingErrors {
             var state = try lab.state()
@@ -244,14 +235,14 @@ public struct LabSpecCommand: AsyncParsableCommand {
 }
 
 /// `khactl lab down`.
-public struct LabDown: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(commandName: "down", abstract: "Remove everything the lab made.")
+package struct LabDown: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(commandName: "down", abstract: "Remove everything the lab made.")
 
-    @OptionGroup public var lab: LabOptions
+    @OptionGroup package var lab: LabOptions
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws {
+    package func run() async throws {
         let lab = try self.lab.lab()
         let start = ContinuousClock.now
         try await reportingErrors { try await lab.down() }
@@ -260,14 +251,14 @@ public struct LabDown: AsyncParsableCommand {
 }
 
 /// `khactl lab init`: PID 1 of a lab node. Sets the hostname and reaps every orphan, as an init must.
-public struct LabInit: ParsableCommand {
-    public static let configuration = CommandConfiguration(commandName: "init", shouldDisplay: false)
+package struct LabInit: ParsableCommand {
+    package static let configuration = CommandConfiguration(commandName: "init", shouldDisplay: false)
 
-    @Option public var hostname: String
+    @Option package var hostname: String
 
-    public init() {}
+    package init() {}
 
-    public func run() throws {
+    package func run() throws {
         _ = hostname.withCString { sethostname($0, strlen($0)) }
         while true {
             var status: Int32 = 0
@@ -279,27 +270,27 @@ public struct LabInit: ParsableCommand {
 }
 
 /// `khactl lab drill`.
-public struct LabDrill: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct LabDrill: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "drill",
         abstract: "Kill the node holding a resource, measure the failover from the lab client, revive, repeat.")
 
-    @OptionGroup public var lab: LabOptions
-    @OptionGroup public var global: GlobalOptions
-    @Option(help: "Rounds to run.") public var rounds = 3
-    @Option(help: "crash, partition or isolate.") public var mode: LabFault = .crash
-    @Option(help: "The resource whose holder is killed.") public var resource = "vip"
-    @Option(help: "The floating address to probe from the lab client.") public var vip = LabNetwork.defaultVIP
-    @Option(help: "A TCP port on the VIP to probe as well (0: none).") public var port: UInt16 = 7443
+    @OptionGroup package var lab: LabOptions
+    @OptionGroup package var global: GlobalOptions
+    @Option(help: "Rounds to run.") package var rounds = 3
+    @Option(help: "crash, partition or isolate.") package var mode: LabFault = .crash
+    @Option(help: "The resource whose holder is killed.") package var resource = "vip"
+    @Option(help: "The floating address to probe from the lab client.") package var vip = LabNetwork.defaultVIP
+    @Option(help: "A TCP port on the VIP to probe as well (0: none).") package var port: UInt16 = 7443
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         if rounds < 1 { throw ValidationError("--rounds must be at least 1") }
         if mode == .freeze { throw ValidationError("--mode must be crash, partition or isolate") }
     }
 
-    public func run() async throws {
+    package func run() async throws {
         var options = Lab.DrillOptions()
         options.rounds = rounds
         options.mode = mode
@@ -316,34 +307,34 @@ public struct LabDrill: AsyncParsableCommand {
 }
 
 /// `khactl lab bootstrap`: khactl bootstrap on every node of a bare lab.
-public struct LabBootstrapCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct LabBootstrapCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "bootstrap",
         abstract: "Run khactl bootstrap on every node of a bare lab (`lab up --bare`), from a spec of the lab's nodes and BMCs.")
 
     /// The profiles `--profile` knows.
-    public enum ProfileName: String, ExpressibleByArgument, CaseIterable, Sendable {
+    package enum ProfileName: String, ExpressibleByArgument, CaseIterable, Sendable {
         case kubernetesControlPlane = "kubernetes-control-plane"
     }
 
-    @OptionGroup public var lab: LabOptions
-    @Option(help: "Write a spec for the lab's nodes with this profile.") public var profile: ProfileName?
-    @Option(name: [.customShort("f"), .customLong("file")], help: "Use this spec instead (its nodes must be the lab's).") public var file: String?
-    @Option(help: "The VIPs of the profile (repeat for several).") public var vip: [String] = [LabNetwork.defaultVIP]
+    @OptionGroup package var lab: LabOptions
+    @Option(help: "Write a spec for the lab's nodes with this profile.") package var profile: ProfileName?
+    @Option(name: [.customShort("f"), .customLong("file")], help: "Use this spec instead (its nodes must be the lab's).") package var file: String?
+    @Option(help: "The VIPs of the profile (repeat for several).") package var vip: [String] = [LabNetwork.defaultVIP]
     @Option(help: "direct (khactl writes corosync.conf and the authkey) or pcsd (pcsd on every node; pcs host auth and pcs cluster setup).")
-    public var via: BootstrapCommand.Route = .direct
-    @Option(help: "Bootstrap only the first N nodes (the others stay bare, e.g. for `khactl node add`).") public var nodes: Int?
+    package var via: BootstrapCommand.Route = .direct
+    @Option(help: "Bootstrap only the first N nodes (the others stay bare, e.g. for `khactl node add`).") package var nodes: Int?
     @Flag(help: "A quorum device on the lab's witness (`lab up --witness`): khactl witness init there, then bootstrap with it.")
-    public var quorumDevice = false
+    package var quorumDevice = false
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         if (profile == nil) == (file == nil) { throw ValidationError("give either --profile kubernetes-control-plane or -f SPEC") }
         if let nodes, nodes < 1 { throw ValidationError("--nodes must be at least 1") }
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let lab = try self.lab.lab()
         let start = ContinuousClock.now
         let results = try await reportingErrors {
@@ -362,8 +353,8 @@ public struct LabBootstrapCommand: AsyncParsableCommand {
 }
 
 /// `khactl lab measure -- COMMAND`: what the lab client sees of the endpoint while a command runs.
-public struct LabMeasureCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct LabMeasureCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "measure",
         abstract: "Run a command on this host while the lab client probes the VIP; report lost replies and dual-active samples.",
         discussion: """
@@ -372,22 +363,22 @@ public struct LabMeasureCommand: AsyncParsableCommand {
             the last line. Exits with the command's status.
             """)
 
-    @OptionGroup public var lab: LabOptions
-    @OptionGroup public var global: GlobalOptions
-    @Option(help: "The VIP to ping and sample.") public var vip = LabNetwork.defaultVIP
-    @Option(help: "A URL to request from the lab client, e.g. https://198.18.0.100:7443/healthz.") public var url: String?
-    @Option(help: "Milliseconds between requests to --url.") public var intervalMs = 50
-    @Flag(help: "Also count the nodes in standby every 250 ms.") public var standby = false
-    @Argument(parsing: .captureForPassthrough, help: "The command, after --.") public var command: [String] = []
+    @OptionGroup package var lab: LabOptions
+    @OptionGroup package var global: GlobalOptions
+    @Option(help: "The VIP to ping and sample.") package var vip = LabNetwork.defaultVIP
+    @Option(help: "A URL to request from the lab client, e.g. https://198.18.0.100:7443/healthz.") package var url: String?
+    @Option(help: "Milliseconds between requests to --url.") package var intervalMs = 50
+    @Flag(help: "Also count the nodes in standby every 250 ms.") package var standby = false
+    @Argument(parsing: .captureForPassthrough, help: "The command, after --.") package var command: [String] = []
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         if command.filter({ $0 != "--" }).isEmpty { throw ValidationError("give the command to run after --") }
         if intervalMs < 10 { throw ValidationError("--interval-ms must be at least 10") }
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let argv = command.first == "--" ? Array(command.dropFirst()) : command
         let lab = try self.lab.lab()
         var options = Lab.MeasureOptions()
@@ -410,8 +401,8 @@ public struct LabMeasureCommand: AsyncParsableCommand {
 }
 
 /// `khactl lab upgrade --each-node -- COMMAND`: khactl's rolling upgrade on the lab's cluster, from the host.
-public struct LabUpgradeCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct LabUpgradeCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "upgrade",
         abstract: "khactl upgrade --each-node on the lab's cluster: the cluster's tools and the command run inside the nodes.",
         discussion: """
@@ -419,16 +410,16 @@ public struct LabUpgradeCommand: AsyncParsableCommand {
             each node: the stand-in API server answers /version with V once it starts again.
             """)
 
-    @OptionGroup public var lab: LabOptions
-    @OptionGroup public var upgrade: UpgradeArguments
-    @OptionGroup public var global: GlobalOptions
+    @OptionGroup package var lab: LabOptions
+    @OptionGroup package var upgrade: UpgradeArguments
+    @OptionGroup package var global: GlobalOptions
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws {
+    package func run() async throws {
         let lab = try self.lab.lab()
         let json = global.output == .json
-        let reports = try await operating {
+        let reports = try await reportingErrors {
             try upgrade.checkHook()
             return try await lab.rollingUpgrade().run(upgrade.action(), options: upgrade.options()) { line in
                 if !json { print("lab \(lab.name): \(line)") }
@@ -439,18 +430,18 @@ public struct LabUpgradeCommand: AsyncParsableCommand {
 }
 
 /// `khactl lab standin-upgrade --version V`: inside a lab node, what "kubeadm upgrade node" is to the stand-in.
-public struct LabStandInUpgrade: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct LabStandInUpgrade: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "standin-upgrade",
         abstract: "Inside a lab node: give the stand-in API server a new version (its /version answer once it starts again).")
 
-    @Option(help: "The new version string.") public var version: String
-    @Option(help: "Fail (exit 1) when this file exists: the lab's way to make one node's upgrade fail.") public var failIfExists: String?
-    @Option(help: "Seconds to take, as a real upgrade would.") public var sleep: Double = 0
+    @Option(help: "The new version string.") package var version: String
+    @Option(help: "Fail (exit 1) when this file exists: the lab's way to make one node's upgrade fail.") package var failIfExists: String?
+    @Option(help: "Seconds to take, as a real upgrade would.") package var sleep: Double = 0
 
-    public init() {}
+    package init() {}
 
-    public func run() throws {
+    package func run() throws {
         if sleep > 0 { Thread.sleep(forTimeInterval: sleep) }
         do {
             try Lab.upgradeStandIn(to: version, failIfExists: failIfExists)

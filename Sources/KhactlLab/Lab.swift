@@ -1,3 +1,5 @@
+import Pacemaker
+import KhactlCore
 import ClusterExec
 import Foundation
 
@@ -5,21 +7,21 @@ import Foundation
 /// mount, UTS, IPC, PID) with private state folders, joined by a bridge in a switch namespace of the
 /// lab's own. Nothing is created in the root namespace, and nothing sends traffic anywhere but the lab's
 /// own addresses.
-public struct Lab: Sendable {
+package struct Lab: Sendable {
     /// The lab's name (several labs with different names run side by side).
-    public let name: String
+    package let name: String
     /// Where the lab keeps its state and its nodes' disks.
-    public let folder: URL
+    package let folder: URL
     let runner: any CommandRunner
     let store: LabStore
 
     /// The default folder of all labs: `$KHACTL_LAB_ROOT`, or /var/lib/khactl/lab.
-    public static var defaultRoot: URL {
+    package static var defaultRoot: URL {
         URL(fileURLWithPath: ProcessInfo.processInfo.environment["KHACTL_LAB_ROOT"] ?? "/var/lib/khactl/lab")
     }
 
     /// The lab called `name` under `root`.
-    public init(name: String = "lab", root: URL = Lab.defaultRoot, runner: any CommandRunner = SubprocessRunner()) throws {
+    package init(name: String = "lab", root: URL = Lab.defaultRoot, runner: any CommandRunner = SubprocessRunner()) throws {
         guard name.range(of: #"^[a-z][a-z0-9-]{0,15}$"#, options: .regularExpression) != nil else {
             throw LabError("invalid lab name \"\(name)\": use 1-16 characters a-z, 0-9 and -, starting with a letter")
         }
@@ -42,7 +44,7 @@ public struct Lab: Sendable {
     }
 
     /// A command that runs `argv` inside node `index`.
-    public func nodeCommand(_ index: Int, _ argv: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)) throws -> Command {
+    package func nodeCommand(_ index: Int, _ argv: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)) throws -> Command {
         let state = try store.load()
         guard let node = index == Lab.witnessIndex ? state.witness : state.nodes.first(where: { $0.index == index }) else {
             throw LabError("lab \(name) has no node\(index)")
@@ -54,14 +56,14 @@ public struct Lab: Sendable {
     }
 
     /// A command that runs `argv` in the switch namespace (the lab client's side of the network).
-    public func switchCommand(_ argv: [String], timeout: Duration = .seconds(60)) throws -> Command {
+    package func switchCommand(_ argv: [String], timeout: Duration = .seconds(60)) throws -> Command {
         let state = try store.load()
         guard let holder = state.switchHolder, holder.isAlive else { throw LabError("lab \(name) is not up") }
         return Command("nsenter", ["--net=/proc/\(holder.pid)/ns/net", "--"] + argv, timeout: timeout)
     }
 
     /// The network namespace file of node `index` (for the Corosync library's endpoints).
-    public func networkNamespace(of index: Int) throws -> String {
+    package func networkNamespace(of index: Int) throws -> String {
         let state = try store.load()
         guard let initProcess = state.nodes.first(where: { $0.index == index })?.initProcess, initProcess.isAlive else {
             throw LabError("node\(index) of lab \(name) is powered off")
@@ -70,19 +72,19 @@ public struct Lab: Sendable {
     }
 
     /// The switch namespace's network namespace file.
-    public func switchNamespace() throws -> String {
+    package func switchNamespace() throws -> String {
         guard let holder = try store.load().switchHolder, holder.isAlive else { throw LabError("lab \(name) is not up") }
         return "/proc/\(holder.pid)/ns/net"
     }
 
     /// The lab's state as last saved.
-    public func state() throws -> LabState { try store.load() }
+    package func state() throws -> LabState { try store.load() }
 
     /// Whether this lab has state on disk.
-    public var exists: Bool { store.exists }
+    package var exists: Bool { store.exists }
 
     /// Parses `nodeI` (or `I`) into an index of this lab.
-    public func nodeIndex(_ text: String) throws -> Int {
+    package func nodeIndex(_ text: String) throws -> Int {
         let digits = text.hasPrefix("node") ? String(text.dropFirst(4)) : text
         let state = try store.load()
         if text == "witness", state.witness != nil { return Lab.witnessIndex }
@@ -97,30 +99,30 @@ public struct Lab: Sendable {
 
 extension Lab {
     /// Options of ``up(nodes:token:consensus:progress:)``.
-    public struct UpOptions: Sendable {
+    package struct UpOptions: Sendable {
         /// 1 to 9 nodes (one node: a single-node cluster for apply tests; drills need two or more).
-        public var nodes = 3
+        package var nodes = 3
         /// corosync's token, ms.
-        public var token = 1000
+        package var token = 1000
         /// corosync's consensus, ms.
-        public var consensus = 1200
+        package var consensus = 1200
         /// Fencing with a lab BMC per node and fence_redfish.
-        public var fencing = true
+        package var fencing = true
         /// How long to wait for every node to be online in pacemaker.
-        public var timeout: Duration = .seconds(90)
+        package var timeout: Duration = .seconds(90)
         /// A witness host (`witness`, 198.18.0.10) for a quorum device: `khactl witness init` runs corosync-qnetd
         /// there (`lab bootstrap --quorum-device` does it).
-        public var witness = false
+        package var witness = false
         /// Bare controllers: namespaces, network and BMCs, but no cluster files and no corosync or pacemaker;
         /// `khactl lab bootstrap` (khactl bootstrap on every node) makes the cluster.
-        public var bare = false
+        package var bare = false
 
         /// Default options.
-        public init() {}
+        package init() {}
     }
 
     /// Brings the lab up and waits until every node is online in pacemaker with quorum.
-    public func up(_ options: UpOptions = UpOptions(), progress: @Sendable (String) -> Void = { _ in }) async throws {
+    package func up(_ options: UpOptions = UpOptions(), progress: @Sendable (String) -> Void = { _ in }) async throws {
         try Lab.requireRoot()
         guard (1...9).contains(options.nodes) else { throw LabError("--nodes must be 1 to 9, not \(options.nodes)") }
         guard options.token >= 200, options.consensus >= options.token else {
@@ -137,7 +139,7 @@ extension Lab {
             }
             try removeContents(keeping: store.lockFile)
             var state = LabState(
-                name: name, token: options.token, consensus: options.consensus, switchHolder: nil, bmcProxy: nil,
+                name: name, token: options.token, consensus: options.consensus, switchHolder: nil,
                 nodes: (1...options.nodes).map {
                     LabNodeState(name: "node\($0)", index: $0, address: LabNetwork.nodeAddress($0))
                 })
@@ -151,8 +153,8 @@ extension Lab {
                     try await writeClusterFiles(state, fencing: options.fencing)
                 }
                 if options.fencing {
-                    progress("BMCs: Redfish on \(state.nodes.map(\.bmcAddress).joined(separator: ", ")) (TLS by haproxy)")
-                    try startBMCs(&state)
+                    progress("BMCs: Redfish over HTTPS on \(state.nodes.map(\.bmcAddress).joined(separator: ", "))")
+                    try await startBMCs(&state)
                 }
                 for index in 1...options.nodes {
                     progress("node\(index): namespaces, \(LabNetwork.nodeAddress(index))\(options.bare ? " (bare: no cluster yet)" : ", corosync, pacemaker")")
@@ -376,7 +378,7 @@ extension Lab {
 
     /// Waits until every node is online in the DC's view and the partition has quorum: `count` nodes, or (nil)
     /// every node pacemaker knows (a lab whose cluster has only some of its nodes).
-    public func waitUntilOnline(count wanted: Int?, timeout: Duration) async throws {
+    package func waitUntilOnline(count wanted: Int?, timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
         var last = "no answer yet"
         while ContinuousClock.now < deadline {
@@ -396,7 +398,7 @@ extension Lab {
 
 extension Lab {
     /// Injects `fault` into node `index`.
-    public func kill(_ index: Int, _ fault: LabFault) async throws {
+    package func kill(_ index: Int, _ fault: LabFault) async throws {
         try Lab.requireRoot()
         try await store.locked {
             var state = try store.load()
@@ -435,7 +437,7 @@ extension Lab {
 
     /// Undoes the fault of node `index` (powers it on after a crash). With `wipe`, a node that is off gets a new,
     /// empty disk first: the packages' files and the operator's (BMC password, stand-in), no cluster files or state.
-    public func revive(_ index: Int, wipe: Bool = false) async throws {
+    package func revive(_ index: Int, wipe: Bool = false) async throws {
         try Lab.requireRoot()
         try await store.locked {
             var state = try store.load()
@@ -451,7 +453,7 @@ extension Lab {
                     try FileManager.default.createDirectory(at: root.appendingPathComponent(path), withIntermediateDirectories: true)
                 }
                 try LabNode.prepareOwnership(root)
-                try installNodeFiles(index)
+                try await installNodeFiles(index)
                 try await startNode(index, &state)
                 state.nodes[position].fault = nil
                 try store.save(state)
@@ -477,7 +479,7 @@ extension Lab {
     }
 
     /// Power state of node `index`, for its BMC.
-    public func isPoweredOn(_ index: Int) throws -> Bool {
+    package func isPoweredOn(_ index: Int) throws -> Bool {
         try store.load().nodes.first { $0.index == index }?.initProcess?.isAlive == true
     }
 
@@ -494,7 +496,7 @@ extension Lab {
     /// Removes everything the lab made: processes (by PID, checked against their start time), namespaces
     /// (they go with their processes), mounts (they live only in the nodes' mount namespaces) and the
     /// state folder. Works after a khactl that was killed half-way, too.
-    public func down() async throws {
+    package func down() async throws {
         try Lab.requireRoot()
         guard FileManager.default.fileExists(atPath: folder.path) else { return }
         try await store.locked {
@@ -516,7 +518,6 @@ extension Lab {
             powerOff(node)
         }
         if let witness = state.witness { powerOff(witness) }
-        state.bmcProxy?.terminate(grace: .seconds(1))
         state.switchHolder?.killAndWait()
     }
 }

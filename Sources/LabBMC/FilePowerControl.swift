@@ -1,3 +1,4 @@
+import ClusterExec
 import Foundation
 
 /// A ``PowerControl`` for the standalone `bmc` command: the power state lives in a file (`On` or `Off`),
@@ -8,18 +9,18 @@ import Foundation
 /// the command succeeds; a failing command leaves it unchanged and throws. Asking for the state the node is
 /// already in runs nothing. Not safe for two processes sharing one state file; ``RedfishBMC`` already
 /// serialises the calls of one BMC.
-public struct FilePowerControl: PowerControl {
+package struct FilePowerControl: PowerControl {
     /// The file holding `On` or `Off`.
-    public let stateFile: String
+    package let stateFile: String
     /// Run to cut power; empty means only the state file changes.
-    public let powerOffCommand: [String]
+    package let powerOffCommand: [String]
     /// Run to restore power; empty means only the state file changes.
-    public let powerOnCommand: [String]
+    package let powerOnCommand: [String]
     /// How long either command may run before it is killed and the action fails.
-    public let commandTimeout: TimeInterval
+    package let commandTimeout: TimeInterval
 
     /// A power control over `stateFile` and the two commands (argument arrays, never shell strings).
-    public init(
+    package init(
         stateFile: String, powerOffCommand: [String] = [], powerOnCommand: [String] = [],
         commandTimeout: TimeInterval = 120
     ) {
@@ -30,7 +31,7 @@ public struct FilePowerControl: PowerControl {
     }
 
     /// The state in the file; `.on` when there is no file yet.
-    public func powerState() throws -> PowerState {
+    package func powerState() async throws -> PowerState {
         guard FileManager.default.fileExists(atPath: stateFile) else { return .on }
         let text: String
         do {
@@ -48,34 +49,40 @@ public struct FilePowerControl: PowerControl {
     }
 
     /// Runs the power-off command unless the node is already off, then records `Off`.
-    public func powerOff() throws {
-        guard try powerState() == .on else { return }
-        try run(powerOffCommand)
+    package func powerOff() async throws {
+        guard try await powerState() == .on else { return }
+        try await run(powerOffCommand)
         try record(.off)
     }
 
     /// Runs the power-on command unless the node is already on, then records `On`.
-    public func powerOn() throws {
-        guard try powerState() == .off else { return }
-        try run(powerOnCommand)
+    package func powerOn() async throws {
+        guard try await powerState() == .off else { return }
+        try await run(powerOnCommand)
         try record(.on)
     }
 
     /// Powers off (if on), then on.
-    public func reset() throws {
-        try powerOff()
-        try powerOn()
+    package func reset() async throws {
+        try await powerOff()
+        try await powerOn()
     }
 
-    private func run(_ command: [String]) throws {
-        guard !command.isEmpty else { return }
-        try ExternalCommand(argv: command).run(timeout: commandTimeout)
+    private func run(_ argv: [String]) async throws {
+        guard let program = argv.first else { return }
+        let command = Command(
+            program, Array(argv.dropFirst()), timeout: .milliseconds(Int(commandTimeout * 1000)), outputToFile: true)
+        do {
+            try await SubprocessRunner().check(command)
+        } catch {
+            throw LabBMCError(.command, error.description)
+        }
     }
 
     private func record(_ state: PowerState) throws {
         do {
             // Atomic: a status read during the write sees the old state or the new one, never an empty file.
-            try Data("\(state.rawValue)\n".utf8).write(to: URL(fileURLWithPath: stateFile), options: .atomic)
+            try SecureFile.write(stateFile, Data("\(state.rawValue)\n".utf8), mode: 0o644)
         } catch {
             throw LabBMCError(.stateFile, "cannot write the power state file \(stateFile)", underlying: error)
         }

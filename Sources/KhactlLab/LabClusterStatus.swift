@@ -1,10 +1,11 @@
+import KhactlCore
 import ClusterExec
 import Foundation
 import Pacemaker
 
 extension Lab {
     /// The cluster status from the first node that answers.
-    public func clusterStatus() async throws -> ClusterStatus {
+    package func clusterStatus() async throws -> ClusterStatus {
         let state = try store.load()
         var lastError: (any Error)?
         for node in state.nodes where node.initProcess?.isAlive == true && node.fault == nil {
@@ -19,7 +20,7 @@ extension Lab {
     }
 
     /// The names of the nodes pacemaker knows (a lab's cluster may have only some of the lab's nodes).
-    public func clusterNodes() async throws -> [String] {
+    package func clusterNodes() async throws -> [String] {
         try await clusterStatus().nodes.map(\.name)
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
 
 /// The Redfish resources of the lab BMC: a service root, a one-member Systems collection, the system with
-/// its `PowerState`, and its `ComputerSystem.Reset` action. Pure request-to-response; sockets live in
-/// ``RedfishBMC``.
+/// its `PowerState`, and its `ComputerSystem.Reset` action. Request-to-response only; HTTP and TLS are
+/// ``RedfishBMC``'s (Hummingbird).
 struct RedfishService: Sendable {
     /// The `ResetType` values served, and what each does to the power control. `Nmi` (fence_redfish's
     /// `diag` action) is left out: a lab node has no NMI to take.
@@ -15,9 +15,8 @@ struct RedfishService: Sendable {
     let systemID: String
     let power: any PowerControl
     let log: @Sendable (String) -> Void
-    /// One power call at a time: a status poll never sees a half-run power command, and two fencing
-    /// requests never run their commands interleaved.
-    private let powerLock = NSLock()
+    /// One power call at a time.
+    private let gate = PowerGate()
 
     init(
         credentials: BMCCredentials, systemID: String, power: any PowerControl,
@@ -33,7 +32,7 @@ struct RedfishService: Sendable {
     var systemPath: String { "\(systemsPath)/\(systemID)" }
     var resetPath: String { "\(systemPath)/Actions/ComputerSystem.Reset" }
 
-    func respond(to request: HTTPRequest) -> HTTPResponse {
+    func respond(to request: RedfishRequest) async -> RedfishResponse {
         // Redfish (DSP0266, "Security details") requires the version and service root URIs to answer
         // without authentication, so clients can discover the service before logging in.
         switch request.path {
@@ -44,7 +43,7 @@ struct RedfishService: Sendable {
         default:
             break
         }
-        guard credentials.accepts(authorization: request.header("authorization")) else {
+        guard credentials.accepts(authorization: request.authorization) else {
             return Self.error(
                 401, "Base.1.8.NoValidSession",
                 "Authentication required: send HTTP basic auth with the BMC's username and password.",
@@ -54,22 +53,25 @@ struct RedfishService: Sendable {
         case systemsPath:
             return only("GET", request) { .json(200, systemsCollection) }
         case systemPath:
-            return only("GET", request) { system() }
+            guard request.method == "GET" else { return notAllowed(request, "GET") }
+            return await system()
         case resetPath:
-            return only("POST", request) { reset(request) }
+            guard request.method == "POST" else { return notAllowed(request, "POST") }
+            return await reset(request)
         default:
             return Self.error(404, "Base.1.8.ResourceMissingAtURI", "The resource at \(request.path) does not exist.")
         }
     }
 
-    private func only(_ method: String, _ request: HTTPRequest, _ body: () -> HTTPResponse) -> HTTPResponse {
-        guard request.method == method else {
-            return Self.error(
-                405, "Base.1.8.OperationNotAllowed",
-                "\(request.method) is not allowed on \(request.path); use \(method).",
-                extraHeaders: [("Allow", method)])
-        }
+    private func only(_ method: String, _ request: RedfishRequest, _ body: () -> RedfishResponse) -> RedfishResponse {
+        guard request.method == method else { return notAllowed(request, method) }
         return body()
+    }
+
+    private func notAllowed(_ request: RedfishRequest, _ method: String) -> RedfishResponse {
+        Self.error(
+            405, "Base.1.8.OperationNotAllowed", "\(request.method) is not allowed on \(request.path); use \(method).",
+            extraHeaders: [("Allow", method)])
     }
 
     // MARK: resources
@@ -95,10 +97,10 @@ struct RedfishService: Sendable {
         ]
     }
 
-    private func system() -> HTTPResponse {
+    private func system() async -> RedfishResponse {
         let state: PowerState
         do {
-            state = try withPower { try power.powerState() }
+            state = try await gate.run { [power] in try await power.powerState() }
         } catch {
             return powerFailure("read the power state", error)
         }
@@ -121,7 +123,7 @@ struct RedfishService: Sendable {
             ])
     }
 
-    private func reset(_ request: HTTPRequest) -> HTTPResponse {
+    private func reset(_ request: RedfishRequest) async -> RedfishResponse {
         let object = try? JSONSerialization.jsonObject(with: Data(request.body))
         guard let parameters = object as? [String: Any] else {
             return Self.error(400, "Base.1.8.MalformedJSON", "The request body is not a JSON object.")
@@ -138,28 +140,22 @@ struct RedfishService: Sendable {
         }
         log("reset requested: ResetType=\(resetType)")
         do {
-            try withPower {
+            try await gate.run { [power] in
                 switch resetType {
-                case "On", "ForceOn": try power.powerOn()
-                case "ForceOff", "GracefulShutdown": try power.powerOff()
+                case "On", "ForceOn": try await power.powerOn()
+                case "ForceOff", "GracefulShutdown": try await power.powerOff()
                 case "PushPowerButton":
-                    if try power.powerState() == .on { try power.powerOff() } else { try power.powerOn() }
-                default: try power.reset()
+                    if try await power.powerState() == .on { try await power.powerOff() } else { try await power.powerOn() }
+                default: try await power.reset()
                 }
             }
         } catch {
             return powerFailure("carry out ResetType \(resetType)", error)
         }
-        return HTTPResponse(status: 204, headers: [("OData-Version", "4.0")])
+        return RedfishResponse(status: 204, headers: [("OData-Version", "4.0")])
     }
 
-    private func withPower<T>(_ body: () throws -> T) throws -> T {
-        powerLock.lock()
-        defer { powerLock.unlock() }
-        return try body()
-    }
-
-    private func powerFailure(_ what: String, _ error: any Error) -> HTTPResponse {
+    private func powerFailure(_ what: String, _ error: any Error) -> RedfishResponse {
         log("power control failed to \(what): \(error)")
         return Self.error(500, "Base.1.8.InternalError", "The power control failed to \(what): \(error)")
     }
@@ -167,7 +163,7 @@ struct RedfishService: Sendable {
     /// A Redfish error response (DSP0266 "Error responses").
     static func error(
         _ status: Int, _ messageID: String, _ message: String, extraHeaders: [(String, String)] = []
-    ) -> HTTPResponse {
+    ) -> RedfishResponse {
         .json(
             status,
             [
@@ -183,5 +179,39 @@ struct RedfishService: Sendable {
                 ] as [String: any Sendable]
             ],
             extraHeaders: extraHeaders)
+    }
+}
+
+/// What ``RedfishService`` reads of a request.
+struct RedfishRequest: Sendable {
+    /// The method token, as sent (methods are case-sensitive).
+    var method: String
+    /// The percent-decoded path, without query or trailing slash (`/` stays `/`).
+    var path: String
+    /// The `Authorization` header, if sent.
+    var authorization: String?
+    /// The body.
+    var body: [UInt8] = []
+}
+
+/// What ``RedfishService`` answers.
+struct RedfishResponse: Sendable {
+    var status: Int
+    var headers: [(name: String, value: String)] = []
+    var body: [UInt8] = []
+
+    /// A JSON response with Redfish's headers.
+    static func json(_ status: Int, _ object: [String: any Sendable], extraHeaders: [(String, String)] = [])
+        -> RedfishResponse
+    {
+        // JSONSerialization cannot fail on the dictionaries of strings, numbers and arrays built here.
+        let data =
+            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data("{}".utf8)
+        return RedfishResponse(
+            status: status,
+            headers: [("Content-Type", "application/json; charset=utf-8"), ("OData-Version", "4.0")]
+                + extraHeaders.map { (name: $0.0, value: $0.1) },
+            body: Array(data))
     }
 }

@@ -1,39 +1,41 @@
+import Pacemaker
+import KhactlCore
 import ClusterExec
 import Corosync
 import Foundation
 import Synchronization
 
 /// One failover round of a drill.
-public struct DrillRound: Hashable, Sendable {
+package struct DrillRound: Hashable, Sendable {
     /// The node that held the resource and was killed.
-    public let victim: String
+    package let victim: String
     /// Where the resource runs afterwards.
-    public let newHolder: String
+    package let newHolder: String
     /// Seconds from the kill until the VIP answered ICMP echo at the lab client.
-    public let failover: Double
+    package let failover: Double
     /// Seconds until a TCP connect to the VIP's port succeeded at the lab client, if probed.
-    public let tcp: Double?
+    package let tcp: Double?
     /// Seconds until corosync on a survivor reported a membership without the victim.
-    public let membership: Double?
+    package let membership: Double?
     /// Seconds until pacemaker reported the resource started on another node.
-    public let recovery: Double
+    package let recovery: Double
     /// Samples (every 20 ms) in which more than one node had the VIP configured.
-    public let dualActiveSamples: Int
+    package let dualActiveSamples: Int
     /// Samples taken.
-    public let samples: Int
+    package let samples: Int
     /// The cluster's nodes still powered on once the VIP answered again (a split must leave one side).
-    public var poweredOn: [String] = []
+    package var poweredOn: [String] = []
 }
 
 /// A drill's rounds and their summary.
-public struct DrillReport: Hashable, Sendable {
+package struct DrillReport: Hashable, Sendable {
     /// The fault injected each round.
-    public let mode: LabFault
+    package let mode: LabFault
     /// The rounds.
-    public let rounds: [DrillRound]
+    package let rounds: [DrillRound]
 
     /// min, median, max of `values`.
-    public static func summary(_ values: [Double]) -> (min: Double, median: Double, max: Double)? {
+    package static func summary(_ values: [Double]) -> (min: Double, median: Double, max: Double)? {
         guard !values.isEmpty else { return nil }
         let sorted = values.sorted()
         let middle = sorted.count / 2
@@ -42,10 +44,10 @@ public struct DrillReport: Hashable, Sendable {
     }
 
     /// Dual-active samples over all rounds.
-    public var dualActiveSamples: Int { rounds.map(\.dualActiveSamples).reduce(0, +) }
+    package var dualActiveSamples: Int { rounds.map(\.dualActiveSamples).reduce(0, +) }
 
     /// The report as one JSON object: `rounds`, `failover` {min, median, max}, `dualActiveSamples`, ...
-    public var json: JSONValue {
+    package var json: JSONValue {
         func stats(_ values: [Double]) -> JSONValue {
             guard let summary = DrillReport.summary(values) else { return .null }
             return ["min": .seconds(summary.min), "median": .seconds(summary.median), "max": .seconds(summary.max)]
@@ -72,7 +74,7 @@ public struct DrillReport: Hashable, Sendable {
     }
 
     /// A few lines for people.
-    public var text: String {
+    package var text: String {
         var lines = rounds.enumerated().map { index, round in
             "round \(index + 1): \(round.victim) -> \(round.newHolder): VIP answers after \(format(round.failover)) s"
                 + (round.tcp.map { ", TCP \(format($0)) s" } ?? "")
@@ -90,33 +92,30 @@ public struct DrillReport: Hashable, Sendable {
 
 private func format(_ seconds: Double) -> String { String(format: "%.3f", seconds) }
 
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}
 
 extension Lab {
     /// Options of a drill.
-    public struct DrillOptions: Sendable {
+    package struct DrillOptions: Sendable {
         /// Rounds to run.
-        public var rounds = 3
+        package var rounds = 3
         /// The fault to inject into the holder.
-        public var mode: LabFault = .crash
+        package var mode: LabFault = .crash
         /// The resource whose holder is killed.
-        public var resource = "vip"
+        package var resource = "vip"
         /// The floating address probed from the lab client.
-        public var vip = LabNetwork.defaultVIP
+        package var vip = LabNetwork.defaultVIP
         /// A TCP port on the VIP to probe as well.
-        public var port: UInt16? = LabExample.port
+        package var port: UInt16? = LabExample.port
         /// How long a round may take before it fails.
-        public var roundTimeout: Duration = .seconds(60)
+        package var roundTimeout: Duration = .seconds(60)
 
         /// Default options.
-        public init() {}
+        package init() {}
     }
 
     /// Kills the holder of `resource` round after round and measures, from the lab client, how long the
     /// VIP is gone; samples VIP ownership on every node all along to count dual-active moments.
-    public func drill(_ options: DrillOptions, progress: @Sendable (String) -> Void = { _ in }) async throws -> DrillReport {
+    package func drill(_ options: DrillOptions, progress: @Sendable (String) -> Void = { _ in }) async throws -> DrillReport {
         guard options.mode != .freeze else { throw LabError("drills use crash, partition or isolate") }
         let probe = try ClientProbe(namespace: try switchNamespace(), address: options.vip, port: options.port)
         defer { probe.stop() }

@@ -1,8 +1,10 @@
+import Pacemaker
+import KhactlCore
 import ClusterExec
 import Foundation
 
 /// A fault injected into a lab node.
-public enum LabFault: String, Codable, Sendable, CaseIterable {
+package enum LabFault: String, Codable, Sendable, CaseIterable {
     /// Powered off: every process of the node is gone, its namespaces with them.
     case crash
     /// The node's link is down: the node sees no carrier.
@@ -14,69 +16,67 @@ public enum LabFault: String, Codable, Sendable, CaseIterable {
 }
 
 /// What the lab keeps on disk about one node.
-public struct LabNodeState: Codable, Sendable, Hashable {
+package struct LabNodeState: Codable, Sendable, Hashable {
     /// `nodeI`.
-    public var name: String
+    package var name: String
     /// 1-based index; also the corosync node id.
-    public var index: Int
+    package var index: Int
     /// The node's address on the lab network.
-    public var address: String
+    package var address: String
     /// `unshare`, the parent of the node's init.
-    public var holder: ProcessIdentity?
+    package var holder: ProcessIdentity?
     /// PID 1 of the node's PID namespace; every namespace of the node is reached through it.
-    public var initProcess: ProcessIdentity?
+    package var initProcess: ProcessIdentity?
     /// The node's BMC.
-    public var bmc: ProcessIdentity?
+    package var bmc: ProcessIdentity?
     /// The fault injected, if any.
-    public var fault: LabFault?
+    package var fault: LabFault?
 
     /// The switch-side end of the node's link.
-    public var switchPort: String { "s\(index)" }
+    package var switchPort: String { "s\(index)" }
     /// The node's BMC address.
-    public var bmcAddress: String { LabNetwork.bmcAddress(index) }
+    package var bmcAddress: String { LabNetwork.bmcAddress(index) }
 }
 
 /// What the lab keeps on disk: enough to reach, inspect and remove everything it started.
-public struct LabState: Codable, Sendable, Hashable {
+package struct LabState: Codable, Sendable, Hashable {
     /// The lab's name.
-    public var name: String
+    package var name: String
     /// corosync's token, in ms.
-    public var token: Int
+    package var token: Int
     /// corosync's consensus, in ms.
-    public var consensus: Int
+    package var consensus: Int
     /// The switch namespace's holder process.
-    public var switchHolder: ProcessIdentity?
-    /// haproxy terminating TLS in front of the BMCs.
-    public var bmcProxy: ProcessIdentity?
+    package var switchHolder: ProcessIdentity?
     /// The nodes.
-    public var nodes: [LabNodeState]
+    package var nodes: [LabNodeState]
     /// The witness host running corosync-qnetd (`lab up --witness`), if any: `witness`, index 0, 198.18.0.10.
-    public var witness: LabNodeState?
+    package var witness: LabNodeState?
 }
 
 /// The lab network's fixed plan: everything in 198.18.0.0/24 (RFC 2544 benchmarking space), inside the
 /// lab's own namespaces.
-public enum LabNetwork {
+package enum LabNetwork {
     /// The prefix length of the lab network.
-    public static let prefix = 24
+    package static let prefix = 24
     /// The lab client's address, in the switch namespace (where drills measure from).
-    public static let client = "198.18.0.2"
+    package static let client = "198.18.0.2"
     /// The default floating IP of the lab's examples.
-    public static let defaultVIP = "198.18.0.100"
+    package static let defaultVIP = "198.18.0.100"
 
     /// Node I's address: 198.18.0.1I.
-    public static func nodeAddress(_ index: Int) -> String { "198.18.0.\(10 + index)" }
+    package static func nodeAddress(_ index: Int) -> String { "198.18.0.\(10 + index)" }
     /// Node I's BMC address: 198.18.0.21I.
-    public static func bmcAddress(_ index: Int) -> String { "198.18.0.\(210 + index)" }
+    package static func bmcAddress(_ index: Int) -> String { "198.18.0.\(210 + index)" }
 }
 
 /// A lab that cannot be created, found or changed as asked.
-public struct LabError: Error, Hashable, Sendable, CustomStringConvertible {
+package struct LabError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The sentence to print.
-    public let description: String
+    package let description: String
 
     /// Creates an error.
-    public init(_ description: String) { self.description = description }
+    package init(_ description: String) { self.description = description }
 }
 
 /// The lab's folder, its state file, and the lock that serialises every change to it.

@@ -1,3 +1,5 @@
+import Pacemaker
+import KhactlCore
 import Foundation
 import Synchronization
 

@@ -1,31 +1,33 @@
+import Pacemaker
+import KhactlCore
 import ClusterExec
 import Foundation
 import Synchronization
 
 /// What the lab client saw of the API endpoint while an operation ran: ICMP echo to the VIP every 20 ms, HTTPS
 /// requests to a URL on it, and samples of which nodes held the VIP (and how many were in standby).
-public struct EndpointReport: Hashable, Sendable {
+package struct EndpointReport: Hashable, Sendable {
     /// Seconds the operation took.
-    public var seconds: Double
+    package var seconds: Double
     /// Echo requests sent, and those never answered.
-    public var pingsSent: Int
-    public var pingsLost: Int
+    package var pingsSent: Int
+    package var pingsLost: Int
     /// The longest time without an echo answer, seconds.
-    public var longestPingGap: Double
+    package var longestPingGap: Double
     /// HTTPS requests made, and those that failed (no 2xx answer).
-    public var httpRequests: Int
-    public var httpFailed: Int
+    package var httpRequests: Int
+    package var httpFailed: Int
     /// The longest time without a successful HTTPS answer, seconds (the endpoint's longest outage).
-    public var longestHTTPOutage: Double?
+    package var longestHTTPOutage: Double?
     /// Samples in which two or more nodes held the VIP, of `samples`.
-    public var dualActiveSamples: Int
-    public var samples: Int
+    package var dualActiveSamples: Int
+    package var samples: Int
     /// The most nodes in standby at once, over `standbySamples` samples (when sampled).
-    public var maxStandby: Int?
-    public var standbySamples: Int
+    package var maxStandby: Int?
+    package var standbySamples: Int
 
     /// One JSON object.
-    public var json: JSONValue {
+    package var json: JSONValue {
         [
             "seconds": .seconds(seconds), "pingsSent": .integer(Int64(pingsSent)), "pingsLost": .integer(Int64(pingsLost)),
             "longestPingGap": .seconds(longestPingGap), "httpRequests": .integer(Int64(httpRequests)),
@@ -36,7 +38,7 @@ public struct EndpointReport: Hashable, Sendable {
     }
 
     /// One line for people.
-    public var text: String {
+    package var text: String {
         var parts = [
             String(format: "%.2f s", seconds),
             "pings lost \(pingsLost)/\(pingsSent) (longest gap \(String(format: "%.3f", longestPingGap)) s)",
@@ -130,22 +132,22 @@ final class StandbySampler: Sendable {
 
 extension Lab {
     /// What to probe while an operation runs.
-    public struct MeasureOptions: Sendable {
+    package struct MeasureOptions: Sendable {
         /// The VIP pinged (and sampled on every node).
-        public var vip = LabNetwork.defaultVIP
+        package var vip = LabNetwork.defaultVIP
         /// An HTTPS (or HTTP) URL requested from the lab client, e.g. `https://198.18.0.100:7443/healthz`.
-        public var url: String?
+        package var url: String?
         /// How often the URL is requested.
-        public var interval: Duration = .milliseconds(50)
+        package var interval: Duration = .milliseconds(50)
         /// Also count the nodes in standby, every 250 ms.
-        public var standby = false
+        package var standby = false
 
         /// Default options.
-        public init() {}
+        package init() {}
     }
 
     /// Runs `body` while the lab client probes the endpoint; returns its result and what the client saw.
-    public func measure<T: Sendable>(_ options: MeasureOptions, _ body: () async throws -> T) async throws -> (T, EndpointReport) {
+    package func measure<T: Sendable>(_ options: MeasureOptions, _ body: () async throws -> T) async throws -> (T, EndpointReport) {
         let probe = try ClientProbe(namespace: try switchNamespace(), address: options.vip, port: nil)
         let sampler = OwnershipSampler(lab: self, address: options.vip)
         let poller = try options.url.map { try HTTPPoller(lab: self, url: $0, interval: options.interval) }
@@ -222,7 +224,7 @@ struct LabNodeRoute: NodeRoute {
 extension Lab {
     /// A rolling upgrade of the lab's cluster, run from the host: the cluster's tools and the command run inside
     /// the nodes.
-    public func rollingUpgrade() -> RollingUpgrade {
+    package func rollingUpgrade() -> RollingUpgrade {
         RollingUpgrade(
             operations: ClusterOperations(runner: LabClusterRunner(lab: self, runner: runner)), route: LabNodeRoute(lab: self),
             runner: runner)

@@ -1,3 +1,6 @@
+import Pacemaker
+import KhactlCore
+import LabBMC
 import ClusterExec
 import Foundation
 
@@ -134,7 +137,7 @@ extension Lab {
     /// every node at once. Returns each node's output.
     /// With `via: .pcsd`, every node runs pcsd and `khactl bootstrap --via pcsd`: the spec's first node sets the
     /// cluster up with `pcs host auth` and `pcs cluster setup`.
-    public func bootstrap(
+    package func bootstrap(
         spec given: String?, vips: [String] = [LabNetwork.defaultVIP], via route: BootstrapCommand.Route = .direct, nodes count: Int? = nil,
         quorumDevice: Bool = false, progress: @Sendable (String) -> Void
     ) async throws -> [(node: String, output: CommandOutput)] {
@@ -156,7 +159,7 @@ extension Lab {
         // One authkey for the lab, made once.
         let keyPath = folder.appendingPathComponent("authkey").path
         if !FileManager.default.fileExists(atPath: keyPath) { try AuthKey.generate().write(to: keyPath) }
-        for node in all.nodes { try installNodeFiles(node.index) }
+        for node in all.nodes { try await installNodeFiles(node.index) }
         let specPath: String
         if let given {
             specPath = URL(fileURLWithPath: given).path
@@ -208,11 +211,11 @@ extension Lab {
 
     /// The files an operator installs on a controller besides the cluster's (the BMC password, the stand-in API
     /// server's agent, configuration and certificate), on node `index`'s disk.
-    func installNodeFiles(_ index: Int) throws {
+    func installNodeFiles(_ index: Int) async throws {
         let password = folder.appendingPathComponent("bmc-password").path
         guard let passwordData = FileManager.default.contents(atPath: password) else { throw LabError("lab \(name) has no BMC password file") }
         let pem = folder.appendingPathComponent("apiserver-standin.pem").path
-        if !FileManager.default.fileExists(atPath: pem) { try BMCTLSFrontend.generateSelfSignedPEM(at: pem) }
+        if !FileManager.default.fileExists(atPath: pem) { try await BMCCertificate.generate(at: pem) }
         let pemData = FileManager.default.contents(atPath: pem) ?? Data()
         let agents = store.nodeFolder(index).appendingPathComponent("usr/lib/ocf/resource.d/khactl")
         try FileManager.default.createDirectory(at: agents, withIntermediateDirectories: true)

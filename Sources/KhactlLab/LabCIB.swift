@@ -1,3 +1,5 @@
+import Pacemaker
+import KhactlCore
 import ClusterExec
 import Foundation
 #if canImport(FoundationXML)

@@ -3,14 +3,14 @@ import Foundation
 /// The one account of the lab BMC: the username and password Redfish clients send with HTTP basic auth.
 ///
 /// The password never appears in a description, a debug dump or a log line.
-public struct BMCCredentials: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+package struct BMCCredentials: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     /// The login name.
-    public let username: String
+    package let username: String
     /// The password (kept out of every description).
     let password: String
 
     /// Credentials from values.
-    public init(username: String, password: String) {
+    package init(username: String, password: String) {
         self.username = username
         self.password = password
     }
@@ -18,7 +18,7 @@ public struct BMCCredentials: Sendable, CustomStringConvertible, CustomDebugStri
     /// Credentials whose password is the content of `passwordFile`, without its trailing line break.
     ///
     /// Throws ``LabBMCError`` when the file cannot be read or holds no password.
-    public init(username: String, passwordFile: String) throws {
+    package init(username: String, passwordFile: String) throws {
         let contents: String
         do {
             contents = try String(contentsOfFile: passwordFile, encoding: .utf8)
@@ -38,13 +38,13 @@ public struct BMCCredentials: Sendable, CustomStringConvertible, CustomDebugStri
     }
 
     /// `BMCCredentials(username: NAME, password: <redacted>)`.
-    public var description: String { "BMCCredentials(username: \(username), password: <redacted>)" }
+    package var description: String { "BMCCredentials(username: \(username), password: <redacted>)" }
 
     /// The same as ``description``.
-    public var debugDescription: String { description }
+    package var debugDescription: String { description }
 
     /// A mirror without the password, so `dump` and the test runner's value printing never show it.
-    public var customMirror: Mirror { Mirror(self, children: ["username": username, "password": "<redacted>"]) }
+    package var customMirror: Mirror { Mirror(self, children: ["username": username, "password": "<redacted>"]) }
 
     /// Whether an `Authorization` header value carries these credentials (basic auth).
     func accepts(authorization: String?) -> Bool {
@@ -73,39 +73,39 @@ public struct BMCCredentials: Sendable, CustomStringConvertible, CustomDebugStri
 }
 
 /// Why the lab BMC, its TLS frontend or its power commands failed.
-public struct LabBMCError: Error, Sendable, CustomStringConvertible {
+package struct LabBMCError: Error, Sendable, CustomStringConvertible {
     /// What kind of failure this is.
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
+    package struct Code: Hashable, Sendable, CustomStringConvertible {
         /// The code's name.
-        public let name: String
+        package let name: String
         /// Bad options or files: the user can fix it.
-        public static let configuration = Code(name: "configuration")
+        package static let configuration = Code(name: "configuration")
         /// The listening socket could not be set up.
-        public static let listen = Code(name: "listen")
+        package static let listen = Code(name: "listen")
         /// An external command (openssl, a power command) could not start, failed or timed out.
-        public static let command = Code(name: "command")
+        package static let command = Code(name: "command")
         /// The power state file holds something other than `On` or `Off`.
-        public static let stateFile = Code(name: "stateFile")
+        package static let stateFile = Code(name: "stateFile")
         /// The code's name.
-        public var description: String { name }
+        package var description: String { name }
     }
 
     /// What kind of failure this is.
-    public let code: Code
+    package let code: Code
     /// What failed, on which object, and what to do next.
-    public let message: String
+    package let message: String
     /// The error that caused this one, if any.
-    public let underlying: (any Error)?
+    package let underlying: (any Error)?
 
     /// An error with `code`, `message` and an optional cause.
-    public init(_ code: Code, _ message: String, underlying: (any Error)? = nil) {
+    package init(_ code: Code, _ message: String, underlying: (any Error)? = nil) {
         self.code = code
         self.message = message
         self.underlying = underlying
     }
 
     /// The message, followed by the cause when there is one.
-    public var description: String {
+    package var description: String {
         guard let underlying else { return message }
         return "\(message) (\(underlying))"
     }
