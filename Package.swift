@@ -102,13 +102,31 @@ let package = Package(
             dependencies: ["KhactlCore", "KhactlLab", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // A CPG group member in its own process, for the multi-process CPG tests.
         .executableTarget(name: "cpg-peer", dependencies: ["Corosync"], path: "Tests/Support/cpg-peer"),
+        // Helpers the test targets share: a corosync in its own namespace, child processes, khactl runs,
+        // loopback HTTP and a webhook receiver.
+        .target(
+            name: "TestSupport",
+            dependencies: ["Corosync", "ClusterExec", "Pacemaker"],
+            path: "Tests/TestSupport"
+        ),
+        // One test target per library. The first five need no root and start no cluster daemon (the fast
+        // ones: `swift test --skip IntegrationTests`); IntegrationTests starts corosync, pacemaker and labs.
         .testTarget(name: "CorosyncTests", dependencies: ["Corosync"]),
         // Reads Fixtures/ and ../shared/corpora from the package root (computed from #filePath).
         .testTarget(name: "PacemakerTests", dependencies: ["Pacemaker"]),
+        .testTarget(name: "ClusterExecTests", dependencies: ["ClusterExec", "Pacemaker", "TestSupport"]),
+        .testTarget(
+            name: "KhactlCoreTests",
+            dependencies: [
+                "KhactlCore", "Corosync", "ClusterExec", "Pacemaker", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "LabBMCTests", dependencies: ["LabBMC", "KhactlLab", "ClusterExec", "TestSupport"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Corosync", "ClusterExec", "KhactlCore", "KhactlLab", "LabBMC", "Pacemaker",
+                "Corosync", "ClusterExec", "KhactlCore", "KhactlLab", "Pacemaker", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

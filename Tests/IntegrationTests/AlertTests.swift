@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Pacemaker's alerts through `khactl alert install` and `khactl watch --alerts --leader-only`: resource,
 /// node and fencing events once per cluster, also when the leader's node dies.

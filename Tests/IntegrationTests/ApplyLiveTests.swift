@@ -1,6 +1,7 @@
 import Foundation
 import Pacemaker
 import Testing
+import TestSupport
 
 /// `khactl plan` / `apply` against a live single-node cluster: a one-node lab (corosync, pacemaker, a Redfish
 /// BMC) started by the test in its own namespaces; khactl runs inside the node.
@@ -121,7 +122,7 @@ struct ApplyLiveTests {
         #expect(forth.status == 0, "\(forth.stderr)")
         let pcsRouteConfiguration = try node.tool(["cibadmin", "--query", "--scope", "configuration"]).stdout
         #expect(
-            ApplyEngineTests.canonical(cibRouteConfiguration) == ApplyEngineTests.canonical(pcsRouteConfiguration),
+            canonicalXML(cibRouteConfiguration) == canonicalXML(pcsRouteConfiguration),
             "routes differ:\n\(cibRouteConfiguration)\n---\n\(pcsRouteConfiguration)")
     }
 
@@ -248,10 +249,6 @@ struct ApplyLiveTests {
     }
 }
 
-extension ApplyEngineTests {
-    /// The canonical text of an XML document's root.
-    static func canonical(_ xml: String) -> String { CanonicalXML.string(xml: xml) ?? "(not XML)" }
-}
 
 /// Starts the built khactl without waiting for it.
 func startKhactl(_ arguments: [String], environment: [String: String]) throws -> Process {

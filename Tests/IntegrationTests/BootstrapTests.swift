@@ -2,6 +2,7 @@ import Foundation
 import KhactlCore
 import Pacemaker
 import Testing
+import TestSupport
 
 /// The spec's cluster and profile sections, and the seed layouts, without a cluster.
 @Suite("bootstrap spec and profile layouts")

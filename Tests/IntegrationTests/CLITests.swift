@@ -2,6 +2,7 @@ import Corosync
 import Foundation
 import KhactlCore
 import Testing
+import TestSupport
 
 /// The built `khactl` binary against a real corosync.
 @Suite("khactl members and watch", .serialized)

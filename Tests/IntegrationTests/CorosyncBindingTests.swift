@@ -2,6 +2,7 @@ import Corosync
 import Foundation
 import Synchronization
 import Testing
+import TestSupport
 
 /// The bindings against a real corosync in namespaces of the test's own.
 @Suite("Corosync bindings on a real corosync", .serialized)

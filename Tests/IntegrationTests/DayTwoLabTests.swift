@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Day-2 operations on a 3-node lab bootstrapped with the Kubernetes profile: real corosync, pacemaker, haproxy,
 /// fence_redfish. Every change that can move the VIP runs under `khactl lab measure`, which probes the endpoint

@@ -1,6 +1,7 @@
 import Corosync
 import Foundation
 import Testing
+import TestSupport
 
 /// `khactl keygen`: the built binary, and the key on a real corosync.
 @Suite("khactl keygen", .serialized)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `khactl lab` end to end: the built binary, real corosync, pacemaker, fence_redfish and lab BMCs.
 @Suite("khactl lab", .serialized)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `khactl node add|remove|replace` on a lab of three bare controllers: a pair bootstrapped with the Kubernetes
 /// profile grows to three while the lab client probes the VIP, loses a dead node, and gets a rebuilt node back.

@@ -3,6 +3,7 @@ import Foundation
 @testable import KhactlCore
 import Pacemaker
 import Testing
+import TestSupport
 
 /// The attacks of the security review, each tried from a second, unprivileged account (`setpriv`), and shown to
 /// fail: forged alerts, folders planted where root cleans up, secret files read while being written, links
@@ -170,7 +171,7 @@ struct SecurityTests {
         let link = "\(folder.path)/khactl-apply-link\(UUID().uuidString.prefix(6))"
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: victim)
         defer { unlink(link) }
-        let cib = try ApplyEngineTests.CIBFile()
+        let cib = try CIBFile()
         defer { cib.remove() }
         let spec = "\(scratch.path)/spec.yaml"
         try "resources:\n  - {id: a, agent: \"ocf:pacemaker:Dummy\"}\n".write(toFile: spec, atomically: true, encoding: .utf8)
@@ -239,7 +240,7 @@ struct SecurityTests {
     func pcsRouteSecrets() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        let cib = try ApplyEngineTests.CIBFile()
+        let cib = try CIBFile()
         defer { cib.remove() }
         let secret = "s3cret-\(UUID().uuidString.prefix(8))"
         let spec = "\(scratch.path)/spec.yaml"
@@ -319,7 +320,7 @@ struct SecurityTests {
     func environmentAndProcesses() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        let decoy = try ApplyEngineTests.CIBFile()
+        let decoy = try CIBFile()
         defer { decoy.remove() }
         let epoch = decoy.epoch
         let spec = "\(scratch.path)/spec.yaml"

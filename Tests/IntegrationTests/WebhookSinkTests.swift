@@ -1,8 +1,10 @@
 import Corosync
 import Foundation
+import KhactlLab
 import KhactlCore
 import Logging
 import Testing
+import TestSupport
 
 /// `khactl watch --sink webhook:URL`: the built binary against a real corosync and a loopback receiver.
 @Suite("watch webhook sink", .serialized)

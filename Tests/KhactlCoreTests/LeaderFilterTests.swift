@@ -1,6 +1,7 @@
 import Corosync
 import KhactlCore
 import Testing
+import TestSupport
 
 /// The leader choice of `khactl watch --leader-only`, on event sequences.
 @Suite("Leader filter")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Hostile input to the built khactl: each is refused with a clear error, quickly and in bounded memory. The
 /// time and peak memory of each run are measured around the child process (python's `resource` module) and

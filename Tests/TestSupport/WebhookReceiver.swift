@@ -9,25 +9,25 @@ import Synchronization
 /// of another one, e.g. a lab node's) that records every request and answers with scripted statuses.
 ///
 /// One connection at a time, on a thread of its own; each request is answered and the connection closed.
-final class WebhookReceiver: Sendable {
+package final class WebhookReceiver: Sendable {
     /// One request as received.
-    struct Request: Sendable {
-        let method: String
-        let target: String
+    package struct Request: Sendable {
+        package let method: String
+        package let target: String
         /// Header fields, names lowercased.
-        let headers: [String: String]
-        let body: Data
+        package let headers: [String: String]
+        package let body: Data
         /// When the head arrived.
-        let received: ContinuousClock.Instant
+        package let received: ContinuousClock.Instant
         /// The status it was answered with.
-        let status: Int
+        package let status: Int
 
-        var bodyText: String { String(decoding: body, as: UTF8.self) }
-        var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] }
+        package var bodyText: String { String(decoding: body, as: UTF8.self) }
+        package var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] }
     }
 
     /// The port it listens on.
-    let port: UInt16
+    package let port: UInt16
     private let listenFD: Int32
     private let state: Mutex<(requests: [Request], script: [Int], stopped: Bool)>
     private let defaultStatus: Int
@@ -38,7 +38,7 @@ final class WebhookReceiver: Sendable {
     /// later ones get `defaultStatus`. Each answer is sent after `delay`. With `networkNamespace` (a
     /// /proc/PID/ns/net path) the socket is made inside that namespace; it stays there whatever thread
     /// accepts on it.
-    init(script: [Int] = [], defaultStatus: Int = 200, delay: Duration = .zero, networkNamespace: String? = nil) throws {
+    package init(script: [Int] = [], defaultStatus: Int = 200, delay: Duration = .zero, networkNamespace: String? = nil) throws {
         let made = Mutex<Result<Int32, TestSetupError>?>(nil)
         // A thread of its own enters the namespace (setns is per thread for network namespaces) and ends.
         let thread = Thread {
@@ -94,14 +94,14 @@ final class WebhookReceiver: Sendable {
     }
 
     /// Every request so far.
-    var requests: [Request] { state.withLock { $0.requests } }
+    package var requests: [Request] { state.withLock { $0.requests } }
 
     /// The base URL, e.g. `http://127.0.0.1:40123`.
-    var url: String { "http://127.0.0.1:\(port)" }
+    package var url: String { "http://127.0.0.1:\(port)" }
 
     /// Waits until `condition` holds for the requests so far, or throws after `timeout`.
     @discardableResult
-    func wait(for what: String, timeout: Duration = .seconds(10), until condition: ([Request]) -> Bool) async throws
+    package func wait(for what: String, timeout: Duration = .seconds(10), until condition: ([Request]) -> Bool) async throws
         -> [Request]
     {
         let deadline = ContinuousClock.now + timeout
@@ -114,7 +114,7 @@ final class WebhookReceiver: Sendable {
     }
 
     /// Stops listening; the server thread ends.
-    func stop() {
+    package func stop() {
         let first = state.withLock { state -> Bool in
             defer { state.stopped = true }
             return !state.stopped

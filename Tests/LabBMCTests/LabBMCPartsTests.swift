@@ -1,22 +1,25 @@
 import ArgumentParser
 import Foundation
 import KhactlCore
+import KhactlLab
+import LabBMC
 import Testing
+import TestSupport
 
 /// A scratch folder removed when `body` ends, also when it throws.
-func withScratchFolder<T>(_ body: (URL) throws -> T) throws -> T {
+func withScratchFolder<T>(_ body: (URL) async throws -> T) async throws -> T {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
         "khactl-bmc-parts-\(UUID().uuidString.prefix(8))")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: folder) }
-    return try body(folder)
+    return try await body(folder)
 }
 
 @Suite("Lab BMC: power state file, TLS frontend, credentials and the bmc command")
 struct LabBMCPartsTests {
     @Test("FilePowerControl runs the commands only on a change and records the state after success")
-    func filePowerControl() throws {
-        try withScratchFolder { folder in
+    func filePowerControl() async throws {
+        try await withScratchFolder { folder in
             let state = folder.appendingPathComponent("state").path
             let offLog = folder.appendingPathComponent("off-ran").path
             let onLog = folder.appendingPathComponent("on-ran").path
@@ -24,90 +27,106 @@ struct LabBMCPartsTests {
             let power = FilePowerControl(
                 stateFile: state, powerOffCommand: ["/usr/bin/touch", "--", offLog],
                 powerOnCommand: ["/usr/bin/touch", "--no-create", "--", onLog, "/dev/null"])
-            #expect(try power.powerState() == .on)
-            try power.powerOn()
+            #expect(try await power.powerState() == .on)
+            try await power.powerOn()
             #expect(!FileManager.default.fileExists(atPath: state))
 
-            try power.powerOff()
+            try await power.powerOff()
             #expect(FileManager.default.fileExists(atPath: offLog))
-            #expect(try power.powerState() == .off)
+            #expect(try await power.powerState() == .off)
             try FileManager.default.removeItem(atPath: offLog)
-            try power.powerOff()
+            try await power.powerOff()
             #expect(!FileManager.default.fileExists(atPath: offLog))
 
             _ = FileManager.default.createFile(atPath: onLog, contents: nil)
-            try power.powerOn()
-            #expect(try power.powerState() == .on)
+            try await power.powerOn()
+            #expect(try await power.powerState() == .on)
 
-            try power.reset()
+            try await power.reset()
             #expect(FileManager.default.fileExists(atPath: offLog))
             #expect(try String(contentsOfFile: state, encoding: .utf8) == "On\n")
         }
     }
 
     @Test("a failing or hanging power command throws and leaves the state unchanged")
-    func failingCommand() throws {
-        try withScratchFolder { folder in
+    func failingCommand() async throws {
+        try await withScratchFolder { folder in
             let state = folder.appendingPathComponent("state").path
             let failing = FilePowerControl(stateFile: state, powerOffCommand: ["/bin/false"])
-            let error = try #require(throws: LabBMCError.self) { try failing.powerOff() }
+            let error = try await #require(throws: LabBMCError.self) { try await failing.powerOff() }
             #expect(error.code == .command)
-            #expect(error.message.contains("/bin/false exited with status 1"))
-            #expect(try failing.powerState() == .on)
+            #expect(error.message == "`/bin/false` exited 1: (no output)")
+            #expect(try await failing.powerState() == .on)
 
             let missing = FilePowerControl(stateFile: state, powerOffCommand: ["khactl-no-such-program"])
-            let notFound = try #require(throws: LabBMCError.self) { try missing.powerOff() }
-            #expect(notFound.message.contains("khactl-no-such-program"))
+            let notFound = try await #require(throws: LabBMCError.self) { try await missing.powerOff() }
+            #expect(notFound.message.hasPrefix("could not run `khactl-no-such-program`: "))
 
             let hanging = FilePowerControl(
                 stateFile: state, powerOffCommand: ["/bin/sleep", "30"], commandTimeout: 0.5)
-            let started = Date()
-            let timeout = try #require(throws: LabBMCError.self) { try hanging.powerOff() }
-            #expect(Date().timeIntervalSince(started) < 5)
-            #expect(timeout.message.contains("did not finish within"))
-            #expect(try hanging.powerState() == .on)
+            let timeout = try await #require(throws: LabBMCError.self) { try await hanging.powerOff() }
+            #expect(timeout.message == "`/bin/sleep 30` did not finish within 0.5 seconds and was stopped")
+            #expect(try await hanging.powerState() == .on)
 
             try "Sideways\n".write(toFile: state, atomically: true, encoding: .utf8)
-            let garbled = try #require(throws: LabBMCError.self) { try hanging.powerState() }
+            let garbled = try await #require(throws: LabBMCError.self) { try await hanging.powerState() }
             #expect(garbled.code == .stateFile)
         }
     }
 
-    @Test("the haproxy configuration binds TLS on the given address and forwards to the BMC; haproxy accepts it")
-    func tlsFrontend() throws {
+    @Test("a power command's output goes to a file, so a daemon it leaves behind does not hold the command up")
+    func daemonLeftBehind() async throws {
+        try await withScratchFolder { folder in
+            let state = folder.appendingPathComponent("state").path
+            // The background sleep keeps the command's stdout and stderr: through pipes, the command would
+            // seem to run for 30 s and time out at 5.
+            let power = FilePowerControl(
+                stateFile: state, powerOffCommand: ["/bin/sh", "-c", "/bin/sleep 30 & echo started"], commandTimeout: 5)
+            try await power.powerOff()
+            #expect(try await power.powerState() == .off)
+        }
+    }
+
+    @Test("the certificate file: certificate then key, mode 0600, CN khactl-lab-bmc; the BMC serves HTTPS with it")
+    func certificate() async throws {
         try FencedBMC.requireTools()
-        try withScratchFolder { folder in
+        try await withScratchFolder { folder in
             let pem = folder.appendingPathComponent("bmc.pem").path
-            try BMCTLSFrontend.generateSelfSignedPEM(at: pem, openssl: FencedBMC.openssl)
+            try await BMCCertificate.generate(at: pem, openssl: FencedBMC.openssl)
             let text = try String(contentsOfFile: pem, encoding: .utf8)
-            #expect(text.contains("-----BEGIN CERTIFICATE-----"))
+            #expect(text.hasPrefix("-----BEGIN CERTIFICATE-----"))
             #expect(text.contains("-----BEGIN PRIVATE KEY-----"))
             #expect(text.range(of: "CERTIFICATE")!.lowerBound < text.range(of: "PRIVATE KEY")!.lowerBound)
             let mode = try FileManager.default.attributesOfItem(atPath: pem)[.posixPermissions] as? Int
             #expect(mode == 0o600)
             let subject = try runTool(FencedBMC.openssl, ["x509", "-in", pem, "-noout", "-subject"])
-            #expect(subject.stdout.contains("CN = khactl-lab-bmc"))
+            #expect(subject.stdout == "subject=CN = khactl-lab-bmc\n")
 
-            for (address, bind, server) in [
-                ("127.0.0.1", "bind 127.0.0.1:443 ssl crt \(pem)", "server bmc 127.0.0.1:8000"),
-                ("::1", "bind ipv6@::1:443 ssl crt \(pem)", "server bmc 127.0.0.1:8000"),
-            ] {
-                let frontend = BMCTLSFrontend(
-                    address: address, pemPath: pem, backendAddress: "127.0.0.1", backendPort: 8000)
-                #expect(frontend.configuration.contains(bind))
-                #expect(frontend.configuration.contains(server))
-                let configuration = folder.appendingPathComponent("haproxy.cfg").path
-                try frontend.configuration.write(toFile: configuration, atomically: true, encoding: .utf8)
-                let check = try runTool(FencedBMC.haproxy, ["-c", "-f", configuration])
-                #expect(check.status == 0, "haproxy -c: \(check.stdout) \(check.stderr)")
+            let bmc = try RedfishBMC(
+                host: "127.0.0.1", port: 0, tlsPEM: pem, credentials: BMCCredentials(username: "a", password: "b"),
+                power: RecordingPowerControl())
+            try await bmc.start()
+            let port = bmc.port
+            let served = try await offPool {
+                try runTool("/usr/bin/openssl", ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "bmc"], stdin: "")
             }
-            #expect(BMCTLSFrontend.haproxyArguments(configurationPath: "/x.cfg") == ["-f", "/x.cfg", "-db"])
+            await bmc.stop()
+            #expect(served.stdout.contains("subject=CN = khactl-lab-bmc"), "\(served.stdout) \(served.stderr)")
+
+            let broken = folder.appendingPathComponent("broken.pem").path
+            try "not a PEM\n".write(toFile: broken, atomically: true, encoding: .utf8)
+            let error = #expect(throws: LabBMCError.self) {
+                try RedfishBMC(
+                    host: "127.0.0.1", port: 0, tlsPEM: broken, credentials: BMCCredentials(username: "a", password: "b"),
+                    power: RecordingPowerControl())
+            }
+            #expect(error?.code == .configuration)
         }
     }
 
     @Test("the password file's trailing line break is dropped; missing or empty files are refused")
-    func passwordFile() throws {
-        try withScratchFolder { folder in
+    func passwordFile() async throws {
+        try await withScratchFolder { folder in
             let path = folder.appendingPathComponent("password").path
             try "pa ss\r\n".write(toFile: path, atomically: true, encoding: .utf8)
             let credentials = try BMCCredentials(username: "admin", passwordFile: path)
@@ -146,6 +165,7 @@ struct LabBMCPartsTests {
         #expect(command.listen == BMCListenAddress(host: "::1", port: 8443))
         #expect(command.powerOffCommand == ["khactl", "lab", "kill", "node2", "--mode", "crash"])
         #expect(command.powerOnCommand == ["khactl", "lab", "revive", "node2"])
+        #expect(command.tlsPEM == nil)
         let power = try #require(command.powerControl as? FilePowerControl)
         #expect(power.stateFile == "/run/khactl/node2.power")
         #expect(power.commandTimeout == 120)

@@ -2,6 +2,7 @@ import Foundation
 import KhactlCore
 import Pacemaker
 import Testing
+import TestSupport
 
 /// Every input the fuzzing campaigns kept (Fixtures/fuzz/TARGET/: the minimized corpus of `Scripts/fuzz.sh` runs,
 /// and any crash, hang or out-of-memory input they found) replayed through the same parser entry the fuzzer

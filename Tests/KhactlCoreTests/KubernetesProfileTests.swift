@@ -2,6 +2,7 @@ import Foundation
 import KhactlCore
 import Pacemaker
 import Testing
+import TestSupport
 
 /// The Kubernetes control-plane profile expands to a graph that khactl's validator and Pacemaker's own
 /// crm_verify accept, with pcs's ids.

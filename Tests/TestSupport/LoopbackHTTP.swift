@@ -1,5 +1,4 @@
 import Foundation
-import KhactlCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -7,22 +6,35 @@ import Synchronization
 #endif
 
 /// One response as read off the wire.
-struct RawHTTPResponse: Sendable {
-    let status: Int
+package struct RawHTTPResponse: Sendable {
+    package let status: Int
     /// Header fields, names lowercased (the last value wins).
-    let headers: [String: String]
-    let body: Data
+    package let headers: [String: String]
+    package let body: Data
 
     /// The body as a JSON object, or `nil`.
-    var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] }
+    package var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] }
     /// `error.code` of a Redfish error body.
-    var redfishErrorCode: String? { (json?["error"] as? [String: Any])?["code"] as? String }
+    package var redfishErrorCode: String? { (json?["error"] as? [String: Any])?["code"] as? String }
 }
 
 /// A minimal HTTP/1.1 client over a real loopback TCP socket, so tests control every byte sent.
-enum LoopbackHTTP {
+package enum LoopbackHTTP {
+    /// ``request(port:_:_:auth:body:headers:)`` on a thread of its own.
+    package static func request(
+        port: UInt16, _ method: String, _ path: String, auth: (String, String)? = nil, body: String? = nil,
+        headers: [String] = []
+    ) async throws -> RawHTTPResponse {
+        try await offPool { try request(port: port, method, path, auth: auth, body: body, headers: headers) }
+    }
+
+    /// ``exchange(port:_:)`` on a thread of its own: for async tests whose server runs in this process.
+    package static func exchange(port: UInt16, _ raw: [UInt8]) async throws -> [RawHTTPResponse] {
+        try await offPool { try exchange(port: port, raw) }
+    }
+
     /// Connects to 127.0.0.1:`port` with 5 s send and receive timeouts.
-    static func connect(port: UInt16) throws -> Int32 {
+    package static func connect(port: UInt16) throws -> Int32 {
         let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socketFD >= 0 else { throw TestSetupError("socket: \(String(cString: strerror(errno)))") }
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
@@ -46,7 +58,7 @@ enum LoopbackHTTP {
     }
 
     /// Sends all of `bytes`.
-    static func send(_ socketFD: Int32, _ bytes: [UInt8]) throws {
+    package static func send(_ socketFD: Int32, _ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes {
@@ -59,7 +71,7 @@ enum LoopbackHTTP {
     }
 
     /// Reads until the server closes the connection; throws if it stays silent for 5 s.
-    static func readToEnd(_ socketFD: Int32) throws -> [UInt8] {
+    package static func readToEnd(_ socketFD: Int32) throws -> [UInt8] {
         var received: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -76,7 +88,7 @@ enum LoopbackHTTP {
     }
 
     /// Reads exactly one response (Content-Length framed) and leaves the connection open.
-    static func readResponse(_ socketFD: Int32, buffer: inout [UInt8]) throws -> RawHTTPResponse {
+    package static func readResponse(_ socketFD: Int32, buffer: inout [UInt8]) throws -> RawHTTPResponse {
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
             if let (response, used) = try parseOne(buffer) {
@@ -90,7 +102,7 @@ enum LoopbackHTTP {
     }
 
     /// Sends `raw` and reads until the server closes; returns every response in what came back.
-    static func exchange(port: UInt16, _ raw: [UInt8]) throws -> [RawHTTPResponse] {
+    package static func exchange(port: UInt16, _ raw: [UInt8]) throws -> [RawHTTPResponse] {
         let socketFD = try connect(port: port)
         defer { close(socketFD) }
         try send(socketFD, raw)
@@ -104,7 +116,7 @@ enum LoopbackHTTP {
     }
 
     /// One request with `Connection: close`.
-    static func request(
+    package static func request(
         port: UInt16, _ method: String, _ path: String, auth: (String, String)? = nil, body: String? = nil,
         headers: [String] = []
     ) throws -> RawHTTPResponse {
@@ -121,7 +133,7 @@ enum LoopbackHTTP {
     }
 
     /// The first response in `bytes` and its length, or `nil` if it is not complete yet.
-    static func parseOne(_ bytes: [UInt8]) throws -> (RawHTTPResponse, Int)? {
+    package static func parseOne(_ bytes: [UInt8]) throws -> (RawHTTPResponse, Int)? {
         let text = String(decoding: bytes, as: UTF8.self)
         guard let headEnd = text.range(of: "\r\n\r\n") else { return nil }
         let headLength = text.utf8.distance(from: text.startIndex, to: headEnd.upperBound)
@@ -145,7 +157,7 @@ enum LoopbackHTTP {
     }
 
     /// A TCP port on 127.0.0.1 that was free a moment ago.
-    static func freePort() throws -> UInt16 {
+    package static func freePort() throws -> UInt16 {
         let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(socketFD) }
         var address = sockaddr_in()
@@ -163,57 +175,16 @@ enum LoopbackHTTP {
     }
 
     /// Whether something accepts TCP connections on 127.0.0.1:`port`.
-    static func isAccepting(port: UInt16) -> Bool {
+    package static func isAccepting(port: UInt16) -> Bool {
         guard let socketFD = try? connect(port: port) else { return false }
         close(socketFD)
         return true
     }
 }
 
-/// A ``PowerControl`` that keeps the power state in memory and records every power change asked of it.
-final class RecordingPowerControl: PowerControl {
-    enum Call: String, Sendable, Equatable { case powerOff, powerOn, reset }
-
-    private let state: Mutex<(power: PowerState, calls: [Call], failure: String?)>
-
-    init(_ initial: PowerState = .on) { state = Mutex((initial, [], nil)) }
-
-    /// The power changes asked for, in order.
-    var calls: [Call] { state.withLock { $0.calls } }
-    var power: PowerState { state.withLock { $0.power } }
-    /// Makes every later call throw an error with this text.
-    func fail(with message: String) { state.withLock { $0.failure = message } }
-
-    func powerState() throws -> PowerState {
-        try state.withLock { state in
-            if let failure = state.failure { throw TestSetupError(failure) }
-            return state.power
-        }
-    }
-
-    func powerOff() throws { try change(.powerOff, to: .off) }
-    func powerOn() throws { try change(.powerOn, to: .on) }
-    func reset() throws { try change(.reset, to: .on) }
-
-    private func change(_ call: Call, to power: PowerState) throws {
-        try state.withLock { state in
-            if let failure = state.failure { throw TestSetupError(failure) }
-            state.calls.append(call)
-            state.power = power
-        }
-    }
-}
-
-/// Lines a BMC logged, for checking what it did and did not write.
-final class LogRecorder: Sendable {
-    private let stored = Mutex<[String]>([])
-    var lines: [String] { stored.withLock { $0 } }
-    var sink: @Sendable (String) -> Void { { [self] line in stored.withLock { $0.append(line) } } }
-}
-
 /// Runs a tool to completion with optional stdin, extra environment and a timeout; for short-lived tools
 /// only (daemons go through ``ChildProcess``).
-func runTool(
+package func runTool(
     _ executable: String, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
     timeout: TimeInterval = 60
 ) throws -> CommandResult {
@@ -249,4 +220,12 @@ func runTool(
         status: process.terminationStatus,
         stdout: String(decoding: outData, as: UTF8.self),
         stderr: String(decoding: errData.value, as: UTF8.self))
+}
+
+/// Runs blocking work (a `runTool`, a socket read) on a thread of its own rather than one of the few
+/// threads async code shares, so an in-process server the work talks to keeps running.
+package func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
 }

@@ -2,11 +2,11 @@ import Foundation
 import Synchronization
 
 /// Collects a child process's output lines as they arrive, so a test can wait for a given line.
-final class LineCollector: Sendable {
+package final class LineCollector: Sendable {
     private let state = Mutex<(partial: String, lines: [String])>(("", []))
 
     /// Attaches to `pipe`'s read end; lines accumulate until the pipe closes.
-    init(_ pipe: Pipe) {
+    package init(_ pipe: Pipe) {
         pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let data = handle.availableData
             if data.isEmpty {
@@ -28,11 +28,11 @@ final class LineCollector: Sendable {
     }
 
     /// Every complete line so far.
-    var lines: [String] { state.withLock { $0.lines } }
+    package var lines: [String] { state.withLock { $0.lines } }
 
     /// Waits until `condition` holds for the lines so far, or throws after `timeout` seconds.
     @discardableResult
-    func wait(
+    package func wait(
         for what: String, timeout: TimeInterval = 10, until condition: ([String]) -> Bool
     ) async throws -> [String] {
         let deadline = Date().addingTimeInterval(timeout)
@@ -46,14 +46,14 @@ final class LineCollector: Sendable {
 }
 
 /// Collects the elements of an async sequence in a background task.
-final class EventCollector<Element: Sendable>: Sendable {
+package final class EventCollector<Element: Sendable>: Sendable {
     private final class Storage: Sendable {
         let state = Mutex<(events: [Element], end: Result<Void, any Error>?)>(([], nil))
     }
     private let storage = Storage()
     private let task = Mutex<Task<Void, Never>?>(nil)
 
-    init<S: AsyncSequence & Sendable>(_ sequence: S) where S.Element == Element {
+    package init<S: AsyncSequence & Sendable>(_ sequence: S) where S.Element == Element {
         let storage = self.storage
         let task = Task {
             do {
@@ -68,12 +68,12 @@ final class EventCollector<Element: Sendable>: Sendable {
         self.task.withLock { $0 = task }
     }
 
-    var events: [Element] { storage.state.withLock { $0.events } }
-    var end: Result<Void, any Error>? { storage.state.withLock { $0.end } }
+    package var events: [Element] { storage.state.withLock { $0.events } }
+    package var end: Result<Void, any Error>? { storage.state.withLock { $0.end } }
 
     /// Waits until `condition` holds for the events so far, or throws after `timeout` seconds.
     @discardableResult
-    func wait(
+    package func wait(
         for what: String, timeout: TimeInterval = 10, until condition: ([Element]) -> Bool
     ) async throws -> [Element] {
         let deadline = Date().addingTimeInterval(timeout)
@@ -86,7 +86,7 @@ final class EventCollector<Element: Sendable>: Sendable {
     }
 
     /// Waits until the sequence ends, or throws after `timeout` seconds.
-    func waitForEnd(timeout: TimeInterval = 15) async throws -> Result<Void, any Error> {
+    package func waitForEnd(timeout: TimeInterval = 15) async throws -> Result<Void, any Error> {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if let end = self.end { return end }
@@ -95,5 +95,5 @@ final class EventCollector<Element: Sendable>: Sendable {
         throw TestSetupError("the sequence did not end within \(timeout) s")
     }
 
-    func cancel() { task.withLock { $0?.cancel() } }
+    package func cancel() { task.withLock { $0?.cancel() } }
 }

@@ -2,6 +2,7 @@ import Foundation
 import KhactlCore
 import Pacemaker
 import Testing
+import TestSupport
 
 /// The spec commands' output and exit status, computed without printing (no daemon needed).
 @Suite("khactl spec / export commands")

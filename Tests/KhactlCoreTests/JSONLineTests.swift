@@ -1,6 +1,7 @@
 import Foundation
 import Corosync
 import Testing
+import TestSupport
 
 @testable import KhactlCore
 

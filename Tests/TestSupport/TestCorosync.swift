@@ -8,21 +8,21 @@ import Testing
 /// with private /etc/corosync, /var/lib/corosync, /var/log/corosync and /run bind-mounted from a scratch
 /// folder, so it never meets a corosync on the host or of another test. ``stop()`` ends both processes by
 /// PID and removes the folder; nothing is created in the root namespace.
-final class TestCorosync: @unchecked Sendable {
+package final class TestCorosync: @unchecked Sendable {
     // @unchecked Sendable: `corosync` is replaced only by stopCorosync()/startCorosync(), which tests call
     // from one task at a time; everything else is immutable.
-    let scratch: URL
-    let holder: ChildProcess
+    package let scratch: URL
+    package let holder: ChildProcess
     private(set) var corosync: ChildProcess?
-    let clusterName: String
-    let nodeName: String
+    package let clusterName: String
+    package let nodeName: String
 
     /// `/proc/HOLDER/ns/net`: the endpoint for the library and for `khactl --netns`.
-    var namespacePath: String { "/proc/\(holder.pid)/ns/net" }
-    var endpoint: CorosyncEndpoint { .networkNamespace(namespacePath) }
+    package var namespacePath: String { "/proc/\(holder.pid)/ns/net" }
+    package var endpoint: CorosyncEndpoint { .networkNamespace(namespacePath) }
 
     /// Starts corosync and waits until it is quorate.
-    static func start(clusterName: String = "khtest", nodeName: String = "alpha", authkey: String? = nil) throws -> TestCorosync {
+    package static func start(clusterName: String = "khtest", nodeName: String = "alpha", authkey: String? = nil) throws -> TestCorosync {
         try requireRootAndNamespaces()
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("khactl-test-\(UUID().uuidString.prefix(8))")
         for folder in ["etc", "lib", "log", "run"] {
@@ -89,7 +89,7 @@ final class TestCorosync: @unchecked Sendable {
     }
 
     /// Starts corosync in the namespaces and waits until cmap answers and the partition is quorate.
-    func startCorosync() throws {
+    package func startCorosync() throws {
         let log = scratch.appendingPathComponent("log/stderr.log")
         corosync = try ChildProcess.spawn(
             "/usr/bin/nsenter", ["-t", "\(holder.pid)", "--net", "--mount", "--", "corosync", "-f"], log: log.path)
@@ -111,14 +111,14 @@ final class TestCorosync: @unchecked Sendable {
     }
 
     /// Stops corosync (SIGTERM, then SIGKILL after 10 s) and waits for it to exit.
-    func stopCorosync() {
+    package func stopCorosync() {
         guard let corosync else { return }
         corosync.terminate(grace: 10)
         self.corosync = nil
     }
 
     /// Stops everything this node started and removes its scratch folder.
-    func stop() {
+    package func stop() {
         stopCorosync()
         holder.terminate(grace: 2)
         try? FileManager.default.removeItem(at: scratch)
@@ -139,7 +139,7 @@ final class TestCorosync: @unchecked Sendable {
 
     /// Runs a command to completion and throws with its output when it fails.
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String]) throws -> String {
+    package static func run(_ executable: String, _ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -157,7 +157,7 @@ final class TestCorosync: @unchecked Sendable {
         return text
     }
 
-    static func terminate(_ process: Process, grace: TimeInterval) {
+    package static func terminate(_ process: Process, grace: TimeInterval) {
         guard process.isRunning else { return }
         kill(process.processIdentifier, SIGTERM)
         let deadline = Date().addingTimeInterval(grace)
@@ -167,7 +167,7 @@ final class TestCorosync: @unchecked Sendable {
     }
 
     /// Fails with a clear message where real-daemon tests cannot run.
-    static func requireRootAndNamespaces() throws {
+    package static func requireRootAndNamespaces() throws {
         guard geteuid() == 0 else {
             throw TestSetupError("the real-corosync tests start corosync in network namespaces and must run as root")
         }
@@ -180,20 +180,20 @@ final class TestCorosync: @unchecked Sendable {
 }
 
 /// A test environment problem, reported as the test's failure.
-struct TestSetupError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+package struct TestSetupError: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }
 
 /// Runs `body` with a fresh corosync and stops it afterwards, also when `body` throws.
-func withCorosync<T>(_ body: (TestCorosync) async throws -> T) async throws -> T {
+package func withCorosync<T>(_ body: (TestCorosync) async throws -> T) async throws -> T {
     let node = try TestCorosync.start()
     defer { node.stop() }
     return try await body(node)
 }
 
 /// The folder that holds the built executables (khactl, cpg-peer).
-let productsDirectory: URL = {
+package let productsDirectory: URL = {
     let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
     var folder = runner.deletingLastPathComponent()
     // On Linux the test runner is <products>/khactlPackageTests.xctest; elsewhere it may sit deeper.
@@ -201,5 +201,5 @@ let productsDirectory: URL = {
         if FileManager.default.isExecutableFile(atPath: folder.appendingPathComponent("khactl").path) { return folder }
         folder.deleteLastPathComponent()
     }
-    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../.build/debug").standardized
+    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug").standardized
 }()

@@ -3,6 +3,7 @@ import Foundation
 import FoundationXML
 import Pacemaker
 import Testing
+import TestSupport
 
 /// The apply engine on CIB files, with the real crm_verify, crm_diff, cibadmin and pcs (`CIB_file`).
 @Suite("apply engine on CIB files")
@@ -11,34 +12,6 @@ struct ApplyEngineTests {
         .deletingLastPathComponent().appendingPathComponent("Fixtures")
 
     /// A private folder with an empty CIB file (`cibadmin --empty`).
-    struct CIBFile {
-        let folder: URL
-        let path: String
-
-        init(_ name: String = "cib.xml") throws {
-            folder = FileManager.default.temporaryDirectory.appendingPathComponent("khactl-apply-test-\(UUID().uuidString.prefix(8))")
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            path = folder.appendingPathComponent(name).path
-            let empty = try toolOutput("cibadmin", ["--empty"])
-            try empty.write(toFile: path, atomically: true, encoding: .utf8)
-            // No fence devices in a file: without this crm_verify (rightly) calls the configuration invalid.
-            try toolOutput(
-                "crm_attribute", ["--type", "crm_config", "--name", "stonith-enabled", "--update", "false"],
-                environment: ["CIB_file": path])
-        }
-
-        var text: String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
-        var epoch: Int { (try? CIBVersion(xml: text).epoch) ?? -1 }
-        func remove() { try? FileManager.default.removeItem(at: folder) }
-
-        func engine(_ configure: (inout ApplyOptions) -> Void = { _ in }) -> ApplyEngine {
-            var options = ApplyOptions()
-            options.cibFile = path
-            configure(&options)
-            return ApplyEngine(options: options)
-        }
-    }
-
     static func spec(_ yaml: String) throws -> Configuration {
         let spec = try SpecFile.parse(yaml, file: "test.yaml")
         let errors = Validator.validate(spec).filter { $0.severity == .error }
@@ -320,12 +293,3 @@ final class RecordingRunner: CommandRunner, @unchecked Sendable {
     }
 }
 
-/// Runs a tool found on PATH and returns its standard output; throws unless it exits 0.
-@discardableResult
-func toolOutput(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> String {
-    let result = try runTool("/usr/bin/env", [executable] + arguments, environment: environment)
-    guard result.status == 0 else {
-        throw TestSetupError("\(executable) \(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)")
-    }
-    return result.stdout
-}
