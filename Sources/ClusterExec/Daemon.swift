@@ -85,16 +85,46 @@ struct ProcStat {
 public enum Daemon {
     /// Starts `command` detached and returns its identity.
     public static func spawn(_ command: Command, log: String) throws(CommandError) -> ProcessIdentity {
+        // O_NOFOLLOW: log folders such as /var/log/pacemaker are writable by hacluster, who could plant a link.
+        let pid = try start(command, output: .log(log))
+        guard let identity = ProcessIdentity.of(pid) else {
+            // It exited at once; its log says why.
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)).map { String($0.suffix(500)) } ?? ""
+            throw CommandError(command: command, reason: .launchFailed("exited at once: \(text)"))
+        }
+        return identity
+    }
+
+    /// Where a detached process's standard output goes.
+    enum Output {
+        /// Appended to this file (opened without following links), standard error with it.
+        case log(String)
+        /// Into this pipe's write end (the read end is closed in the child); standard error to /dev/null.
+        case pipe(read: Int32, write: Int32)
+    }
+
+    /// The one `posix_spawn` of khactl: a new session, an empty signal mask and default dispositions (as a
+    /// service manager starts daemons), stdin from /dev/null, `output`, no descriptor above 2, and khactl's
+    /// environment with the command's variables added. Returns the child's pid.
+    static func start(_ command: Command, output: Output) throws(CommandError) -> pid_t {
         var attributes = SpawnAttributes.clean(newSession: true)
         defer { posix_spawnattr_destroy(&attributes) }
-
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        // O_NOFOLLOW: log folders such as /var/log/pacemaker are writable by hacluster, who could plant a link.
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0o640)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        switch output {
+        case .log(let path):
+            posix_spawn_file_actions_addopen(&actions, 1, path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0o640)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        case .pipe(let read, let write):
+            posix_spawn_file_actions_adddup2(&actions, write, 1)
+            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+            posix_spawn_file_actions_addclose(&actions, read)
+            posix_spawn_file_actions_addclose(&actions, write)
+        }
         SpawnFileActions.closeFromThree(&actions)
 
         let executable = resolve(command.executable)
@@ -111,14 +141,7 @@ public enum Daemon {
         guard result == 0 else {
             throw CommandError(command: command, reason: .launchFailed(String(cString: strerror(result))))
         }
-        guard let identity = ProcessIdentity.of(pid) else {
-            // It exited at once; its log says why.
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
-            let text = (try? String(contentsOfFile: log, encoding: .utf8)).map { String($0.suffix(500)) } ?? ""
-            throw CommandError(command: command, reason: .launchFailed("exited at once: \(text)"))
-        }
-        return identity
+        return pid
     }
 
     /// The absolute path of `name`, searched in PATH when it has no slash.
@@ -145,26 +168,18 @@ public final class StreamingProcess: Sendable {
     public init(_ command: Command, onLine: @escaping @Sendable (String) -> Void) throws(CommandError) {
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { throw CommandError(command: command, reason: .launchFailed("pipe failed")) }
-        var attributes = SpawnAttributes.clean(newSession: true)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addclose(&actions, fds[0])
-        posix_spawn_file_actions_addclose(&actions, fds[1])
-        SpawnFileActions.closeFromThree(&actions)
-        let executable = Daemon.resolve(command.executable)
-        let argv = ([executable] + command.arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
-        close(fds[1])
-        guard result == 0, let identity = ProcessIdentity.of(pid) else {
+        let pid: pid_t
+        do {
+            pid = try Daemon.start(command, output: .pipe(read: fds[0], write: fds[1]))
+        } catch {
             close(fds[0])
-            throw CommandError(command: command, reason: .launchFailed(String(cString: strerror(result))))
+            close(fds[1])
+            throw error
+        }
+        close(fds[1])
+        guard let identity = ProcessIdentity.of(pid) else {
+            close(fds[0])
+            throw CommandError(command: command, reason: .launchFailed("exited at once"))
         }
         self.identity = identity
         self.readFD = fds[0]

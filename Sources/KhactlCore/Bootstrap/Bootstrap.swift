@@ -11,8 +11,27 @@ package struct BootstrapPaths: Sendable {
     package var sysctlFile = "/etc/sysctl.d/90-khactl.conf"
     package var cib = "/var/lib/pacemaker/cib/cib.xml"
     package var pacemakerLog = "/var/log/pacemaker/pacemaker.log"
+    /// The kernel's live setting, read to tell whether `sysctl -p` must run.
+    package var liveNonlocalBind = "/proc/sys/net/ipv4/ip_nonlocal_bind"
 
     package init() {}
+}
+
+/// What bootstrap reads of the host besides files: whether systemd is its service manager, and whether a
+/// daemon runs (as root). Real runs read /run/systemd and /proc; tests describe a host.
+package struct BootstrapHost: Sendable {
+    /// Whether systemd is the service manager.
+    package var systemd: Bool
+    /// Whether a root process of this name runs.
+    package var running: @Sendable (String) -> Bool
+
+    package init(systemd: Bool, running: @escaping @Sendable (String) -> Bool) {
+        self.systemd = systemd
+        self.running = running
+    }
+
+    /// This host.
+    package static var local: BootstrapHost { BootstrapHost(systemd: Bootstrap.systemdRuns, running: Bootstrap.running) }
 }
 
 /// Options of one bootstrap run.
@@ -61,7 +80,10 @@ package struct Bootstrap: Sendable {
     package let deployment: DeploymentSpec
     package let cluster: ClusterSpec
     package let options: BootstrapOptions
-    let runner: any CommandRunner = SubprocessRunner()
+    /// Every command of every step goes through it (tests script one).
+    let runner: any CommandRunner
+    /// The host's service manager and daemons (tests describe one).
+    let host: BootstrapHost
 
     /// What a run changed, step by step (empty on a re-run).
     package struct Report: Sendable {
@@ -71,7 +93,12 @@ package struct Bootstrap: Sendable {
     }
 
     /// Checks the spec and the inputs; throws before anything is written.
-    package init(deployment: DeploymentSpec, options: BootstrapOptions) throws {
+    package init(
+        deployment: DeploymentSpec, options: BootstrapOptions, runner: any CommandRunner = SubprocessRunner(),
+        host: BootstrapHost = .local
+    ) throws {
+        self.runner = runner
+        self.host = host
         guard let cluster = deployment.cluster else {
             throw BootstrapError("the spec has no cluster section; bootstrap needs the cluster's name and nodes")
         }
@@ -119,7 +146,7 @@ package struct Bootstrap: Sendable {
         return node
     }
 
-    /// Runs every step.
+    /// Runs every step, in order; each checks before it acts and notes what it changed or found as wanted.
     package func run() async throws -> Report {
         var report = Report()
         let say = options.progress
@@ -138,10 +165,34 @@ package struct Bootstrap: Sendable {
         let lock = options.dryRun ? nil : try Self.lock()
         defer { if let lock { close(lock) } }
         say("bootstrap: node \(node.name) (id \(node.nodeID)) of cluster \(cluster.name), \(cluster.nodes.count) nodes, token \(cluster.token) ms, consensus \(cluster.consensus) ms")
-        let corosyncRunning = Self.running("corosync")
-        var reloadedHere = false
+        let corosyncRunning = host.running("corosync")
 
-        // 1-2. The pcsd route: pcs makes the authkey and corosync.conf and sends them to every node.
+        try await installKeys(node: node, note: note)                                          // 1
+        let reloadedHere = try await writeCorosyncConfig(corosyncRunning: corosyncRunning, note: note)  // 2
+        try await importQuorumDeviceCertificates(note: note)                                   // 2b
+        if let profile = deployment.profile {
+            try await allowNonlocalBind(profile, note: note)                                   // 3
+            try await writeHAProxyConfig(profile, note: note)                                  // 4
+        }
+        try await seedFirstCIB(note: note)                                                     // 5
+        try await startServices(note: note)                                                    // 6
+        if options.dryRun {
+            say("bootstrap: dry run: nothing was written or started")
+            return report
+        }
+        try await waitForQuorum()                                                              // 7
+        say("bootstrap: corosync: quorate")
+        try await waitForPacemaker(node: node.name)
+        say("bootstrap: pacemaker: DC elected, \(node.name) online")
+        report.applied = try await applyResourceGraph(reloadedHere: reloadedHere, note: note)  // 8
+        return report
+    }
+
+    // MARK: - Steps
+
+    /// 1. The authkey: installed from `--authkey` (never replacing another key), or, on the pcsd route, made and
+    /// sent by pcs together with corosync.conf.
+    package func installKeys(node: ClusterSpec.Node, note: (Bool, String) -> Void) async throws {
         if let file = options.pcsdPasswordFile {
             try await setUpThroughPCSD(node: node, passwordFile: file, note: note)
         } else if let source = options.authkey {
@@ -159,122 +210,119 @@ package struct Bootstrap: Sendable {
         } else {
             note(false, "authkey \(options.paths.authkey)")
         }
+    }
 
-        // 2. corosync.conf.
+    /// 2. corosync.conf: written when it differs; a running corosync's file changes only with `--reload`, and
+    /// then every node reloads once through ``ReloadBarrier``. Returns whether this node ran the reload.
+    package func writeCorosyncConfig(corosyncRunning: Bool, note: (Bool, String) -> Void) async throws -> Bool {
+        // On the pcsd route pcs wrote it in step 1.
+        guard options.pcsdPasswordFile == nil else { return false }
         let config = cluster.corosyncConfig.render()
         let currentConfig = try? String(contentsOfFile: options.paths.corosyncConfig, encoding: .utf8)
-        if options.pcsdPasswordFile != nil {
-            // Written by pcs above.
-        } else if currentConfig == config {
+        if currentConfig == config {
             note(false, "corosync.conf \(options.paths.corosyncConfig)")
-        } else if currentConfig != nil && corosyncRunning && !options.reload {
+            return false
+        }
+        if currentConfig != nil && corosyncRunning && !options.reload {
             throw BootstrapError(
                 "\(options.paths.corosyncConfig) differs from the spec's and corosync is running with it:\n"
                     + Self.lineDiff(currentConfig ?? "", config)
                     + "\nrun again with --reload on every node: each writes it, and corosync reloads once all of them hold it")
-        } else {
-            if !options.dryRun { try Self.writeAtomically(options.paths.corosyncConfig, config, mode: 0o644) }
-            note(true, "write corosync.conf \(options.paths.corosyncConfig)")
-            if corosyncRunning && options.reload {
-                if !options.dryRun {
-                    do {
-                        let barrier = ReloadBarrier(
-                            key: try WatcherKey(authkey: options.paths.authkey, purpose: ReloadBarrier.purpose), corosync: cluster.corosyncConfig,
-                            timeout: options.timeout, runner: runner, progress: { say("bootstrap: \($0)") })
-                        reloadedHere = try await barrier.run().reloaded
-                    } catch {
-                        // Nothing reloaded: the running corosync's file goes back.
-                        if let currentConfig { try? Self.writeAtomically(options.paths.corosyncConfig, currentConfig, mode: 0o644) }
-                        throw error
-                    }
-                }
-                note(true, "reload corosync on every node once all of them hold this file (coordinated corosync-cfgtool -R)")
+        }
+        if !options.dryRun { try Self.writeAtomically(options.paths.corosyncConfig, config, mode: 0o644) }
+        note(true, "write corosync.conf \(options.paths.corosyncConfig)")
+        guard corosyncRunning && options.reload else { return false }
+        var reloadedHere = false
+        if !options.dryRun {
+            do {
+                let barrier = ReloadBarrier(
+                    key: try WatcherKey(authkey: options.paths.authkey, purpose: ReloadBarrier.purpose), corosync: cluster.corosyncConfig,
+                    timeout: options.timeout, runner: runner, progress: { [options] in options.progress("bootstrap: \($0)") })
+                reloadedHere = try await barrier.run().reloaded
+            } catch {
+                // Nothing reloaded: the running corosync's file goes back.
+                if let currentConfig { try? Self.writeAtomically(options.paths.corosyncConfig, currentConfig, mode: 0o644) }
+                throw error
             }
         }
+        note(true, "reload corosync on every node once all of them hold this file (coordinated corosync-cfgtool -R)")
+        return reloadedHere
+    }
 
-        // 2b. The quorum device's certificates.
-        if cluster.quorumDevice != nil {
-            if QuorumDeviceCertificates.databaseExists(QuorumDeviceCertificates.nodeDatabase) {
-                note(false, "quorum device certificates (\(QuorumDeviceCertificates.nodeDatabase))")
-            } else {
-                if !options.dryRun, let folder = options.qdeviceCertificates {
-                    try await QuorumDeviceCertificates.importOnNode(from: folder, runner: runner)
-                }
-                note(true, "import the quorum device's certificates into \(QuorumDeviceCertificates.nodeDatabase)")
-            }
+    /// 2b. The quorum device's certificates, imported into qdevice's database unless it has them.
+    package func importQuorumDeviceCertificates(note: (Bool, String) -> Void) async throws {
+        guard cluster.quorumDevice != nil else { return }
+        if QuorumDeviceCertificates.databaseExists(QuorumDeviceCertificates.nodeDatabase) {
+            note(false, "quorum device certificates (\(QuorumDeviceCertificates.nodeDatabase))")
+            return
         }
-
-        // 3. The kernel lets haproxy bind VIPs it does not hold yet.
-        if let profile = deployment.profile {
-            var sysctl = "# Written by khactl bootstrap: haproxy binds the API VIPs before they arrive.\nnet.ipv4.ip_nonlocal_bind = 1\n"
-            if profile.vips.contains(where: { $0.contains(":") }) { sysctl += "net.ipv6.ip_nonlocal_bind = 1\n" }
-            let current = try? String(contentsOfFile: options.paths.sysctlFile, encoding: .utf8)
-            let live = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_nonlocal_bind", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-            if current == sysctl && live == "1" {
-                note(false, "net.ipv4.ip_nonlocal_bind=1 (\(options.paths.sysctlFile))")
-            } else {
-                if !options.dryRun {
-                    try Self.writeAtomically(options.paths.sysctlFile, sysctl, mode: 0o644)
-                    _ = try await check(Command("sysctl", ["-q", "-p", options.paths.sysctlFile]), "set net.ipv4.ip_nonlocal_bind")
-                }
-                note(true, "set net.ipv4.ip_nonlocal_bind=1, persisted in \(options.paths.sysctlFile)")
-            }
-            // 4. haproxy's configuration.
-            if profile.haproxy != nil {
-                let text = HAProxyConfig.render(profile: profile, cluster: cluster)
-                if (try? String(contentsOfFile: options.paths.haproxyConfig, encoding: .utf8)) == text {
-                    note(false, "haproxy configuration \(options.paths.haproxyConfig)")
-                } else {
-                    if !options.dryRun {
-                        try Self.writeAtomically(options.paths.haproxyConfig, text, mode: 0o644)
-                        if Self.running("haproxy"), let haproxy = profile.haproxy {
-                            try await reloadHAProxy(haproxy.agent)
-                        }
-                    }
-                    note(true, "write haproxy configuration \(options.paths.haproxyConfig) (frontend \(profile.vips.map { "\($0):\(profile.frontendPort)" }.joined(separator: ", ")), \(cluster.nodes.count) API servers on :\(profile.apiserverPort))")
-                }
-            }
+        if !options.dryRun, let folder = options.qdeviceCertificates {
+            try await QuorumDeviceCertificates.importOnNode(from: folder, runner: runner)
         }
+        note(true, "import the quorum device's certificates into \(QuorumDeviceCertificates.nodeDatabase)")
+    }
 
-        // 5. A first CIB with a short dc-deadtime, before pacemaker's first start only.
-        if let deadtime = cluster.dcDeadtime, !FileManager.default.fileExists(atPath: options.paths.cib), !Self.running("pacemakerd") {
-            if !options.dryRun { try await seedCIB(dcDeadtime: deadtime) }
-            note(true, "seed the first CIB (dc-deadtime \(deadtime))")
+    /// 3. The kernel lets haproxy bind VIPs it does not hold yet (persisted, and set now with `sysctl -p`).
+    package func allowNonlocalBind(_ profile: KubernetesControlPlaneProfile, note: (Bool, String) -> Void) async throws {
+        var sysctl = "# Written by khactl bootstrap: haproxy binds the API VIPs before they arrive.\nnet.ipv4.ip_nonlocal_bind = 1\n"
+        if profile.vips.contains(where: { $0.contains(":") }) { sysctl += "net.ipv6.ip_nonlocal_bind = 1\n" }
+        let current = try? String(contentsOfFile: options.paths.sysctlFile, encoding: .utf8)
+        let live = (try? String(contentsOfFile: options.paths.liveNonlocalBind, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        if current == sysctl && live == "1" {
+            note(false, "net.ipv4.ip_nonlocal_bind=1 (\(options.paths.sysctlFile))")
+            return
         }
-
-        // 6. corosync and pacemaker (the pcsd route on systemd: pcs cluster setup --start did it).
-        try await startServices(note: note)
-        if options.dryRun {
-            say("bootstrap: dry run: nothing was written or started")
-            return report
+        if !options.dryRun {
+            try Self.writeAtomically(options.paths.sysctlFile, sysctl, mode: 0o644)
+            _ = try await check(Command("sysctl", ["-q", "-p", options.paths.sysctlFile]), "set net.ipv4.ip_nonlocal_bind")
         }
+        note(true, "set net.ipv4.ip_nonlocal_bind=1, persisted in \(options.paths.sysctlFile)")
+    }
 
-        // 7. Membership and quorum, through the corosync bindings; then pacemaker's DC.
-        try await waitForQuorum()
-        say("bootstrap: corosync: quorate")
-        try await waitForPacemaker(node: node.name)
-        say("bootstrap: pacemaker: DC elected, \(node.name) online")
+    /// 4. haproxy's configuration; a running haproxy takes a changed one by a soft reload.
+    package func writeHAProxyConfig(_ profile: KubernetesControlPlaneProfile, note: (Bool, String) -> Void) async throws {
+        guard let haproxy = profile.haproxy else { return }
+        let text = HAProxyConfig.render(profile: profile, cluster: cluster)
+        if (try? String(contentsOfFile: options.paths.haproxyConfig, encoding: .utf8)) == text {
+            note(false, "haproxy configuration \(options.paths.haproxyConfig)")
+            return
+        }
+        if !options.dryRun {
+            try Self.writeAtomically(options.paths.haproxyConfig, text, mode: 0o644)
+            if host.running("haproxy") { try await reloadHAProxy(haproxy.agent) }
+        }
+        note(true, "write haproxy configuration \(options.paths.haproxyConfig) (frontend \(profile.vips.map { "\($0):\(profile.frontendPort)" }.joined(separator: ", ")), \(cluster.nodes.count) API servers on :\(profile.apiserverPort))")
+    }
 
-        // 8. The profile and the spec's resources, through the apply engine (safe from every node at once:
-        // each write is a versioned patch, re-planned on conflict).
+    /// 5. A first CIB with a short dc-deadtime, before pacemaker's first start only.
+    package func seedFirstCIB(note: (Bool, String) -> Void) async throws {
+        guard let deadtime = cluster.dcDeadtime, !FileManager.default.fileExists(atPath: options.paths.cib),
+            !host.running("pacemakerd")
+        else { return }
+        if !options.dryRun { try await seedCIB(dcDeadtime: deadtime) }
+        note(true, "seed the first CIB (dc-deadtime \(deadtime))")
+    }
+
+    /// 8. The profile and the spec's resources, through the apply engine (safe from every node at once: each
+    /// write is a versioned patch, re-planned on conflict).
+    package func applyResourceGraph(reloadedHere: Bool, note: (Bool, String) -> Void) async throws -> ApplyResult {
         if let beforeApply = options.beforeApply { try await beforeApply(reloadedHere) }
         var applyOptions = ApplyOptions()
         applyOptions.plan = PlanOptions(prune: options.prune, adopt: options.adopt)
-        applyOptions.progress = { say("bootstrap: apply: \($0)") }
+        applyOptions.progress = { [options] in options.progress("bootstrap: apply: \($0)") }
         let result = try await ApplyEngine(options: applyOptions).apply(deployment.spec.configuration)
-        report.applied = result
         if result.written {
             note(true, "apply the resource graph: \(result.plan.steps.count) change\(result.plan.steps.count == 1 ? "" : "s")")
         } else {
             note(false, "resource graph (CIB epoch \(result.plan.baseVersion.epoch))")
         }
-        return report
+        return result
     }
 
-    // MARK: - Steps
-
-    private func startServices(note: (Bool, String) -> Void) async throws {
-        if Self.systemdRuns {
+    /// 6. corosync (and corosync-qdevice) and pacemaker: through systemd where it runs (enabled for boot), else
+    /// started directly.
+    package func startServices(note: (Bool, String) -> Void) async throws {
+        if host.systemd {
             for unit in ["corosync"] + (cluster.quorumDevice != nil ? ["corosync-qdevice"] : []) + ["pacemaker"] {
                 let active = try await runner.run(Command("systemctl", ["is-active", "--quiet", unit])).succeeded
                 let enabled = try await runner.run(Command("systemctl", ["is-enabled", "--quiet", unit])).succeeded
@@ -289,7 +337,7 @@ package struct Bootstrap: Sendable {
             }
             return
         }
-        if Self.running("corosync") {
+        if host.running("corosync") {
             note(false, "corosync running")
         } else {
             // corosync daemonizes once its IPC is ready.
@@ -297,7 +345,7 @@ package struct Bootstrap: Sendable {
             note(true, "start corosync (no systemd here: started directly)")
         }
         if cluster.quorumDevice != nil {
-            if Self.running("corosync-qdevice") {
+            if host.running("corosync-qdevice") {
                 note(false, "corosync-qdevice running")
             } else {
                 // corosync-qdevice daemonizes once it has connected to corosync, which must answer on cmap first
@@ -316,7 +364,7 @@ package struct Bootstrap: Sendable {
                 note(true, "start corosync-qdevice (no systemd here: started directly)")
             }
         }
-        if Self.running("pacemakerd") {
+        if host.running("pacemakerd") {
             note(false, "pacemaker running")
         } else {
             if !options.dryRun {
@@ -330,8 +378,8 @@ package struct Bootstrap: Sendable {
                     throw BootstrapError("start pacemaker: \(error)")
                 }
                 let deadline = ContinuousClock.now + .seconds(15)
-                while !Self.running("pacemakerd") && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-                guard Self.running("pacemakerd") else { throw BootstrapError("start pacemaker: pacemakerd did not stay up; see \(log)") }
+                while !host.running("pacemakerd") && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+                guard host.running("pacemakerd") else { throw BootstrapError("start pacemaker: pacemakerd did not stay up; see \(log)") }
             }
             note(true, "start pacemaker (no systemd here: started directly)")
         }
@@ -357,7 +405,7 @@ package struct Bootstrap: Sendable {
     /// corosync and pacemaker authkeys and corosync.conf and sends them to every node through pcsd (with
     /// `--enable --start` where systemd runs: `pcs cluster start --all`'s work). Every other node waits for
     /// those files to arrive. Without systemd, each node then starts the services itself (the next step).
-    private func setUpThroughPCSD(node: ClusterSpec.Node, passwordFile: String, note: (Bool, String) -> Void) async throws {
+    package func setUpThroughPCSD(node: ClusterSpec.Node, passwordFile: String, note: (Bool, String) -> Void) async throws {
         let made = { [options] in
             FileManager.default.fileExists(atPath: options.paths.corosyncConfig)
                 && FileManager.default.fileExists(atPath: options.paths.authkey)
@@ -394,7 +442,7 @@ package struct Bootstrap: Sendable {
         setup += [
             "transport", "knet", "totem", "token=\(cluster.token)", "consensus=\(cluster.consensus)", "token_coefficient=0",
         ]
-        if Self.systemdRuns { setup += ["--enable", "--start", "--wait=\(Int(options.timeout.components.seconds))"] }
+        if host.systemd { setup += ["--enable", "--start", "--wait=\(Int(options.timeout.components.seconds))"] }
         let hostAuth = Command("pcs", auth, standardInput: Array((password + "\n").utf8), timeout: .seconds(120))
         let clusterSetup = Command("pcs", setup, timeout: .seconds(300))
         if !options.dryRun {
@@ -423,7 +471,7 @@ package struct Bootstrap: Sendable {
         return password
     }
 
-    private func seedCIB(dcDeadtime: String) async throws {
+    func seedCIB(dcDeadtime: String) async throws {
         let empty = try await check(Command("cibadmin", ["--empty"]), "make the first CIB").standardOutput
         let folder = (options.paths.cib as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

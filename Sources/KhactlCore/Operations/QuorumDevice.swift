@@ -11,10 +11,10 @@ import Foundation
 package enum QuorumDeviceCertificates {
     /// qnetd's NSS database, and the CA certificate it exports.
     static let qnetdDatabase = "/etc/corosync/qnetd/nssdb"
-    static let caCertificate = "qnetd-cacert.crt"
+    package static let caCertificate = "qnetd-cacert.crt"
     /// A node's NSS database for qdevice.
     static let nodeDatabase = "/etc/corosync/qdevice/net/nssdb"
-    static let bundle = "qdevice-net-node.p12"
+    package static let bundle = "qdevice-net-node.p12"
 
     /// Whether a NSS database exists in `folder`.
     static func databaseExists(_ folder: String) -> Bool {
