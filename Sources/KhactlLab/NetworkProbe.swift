@@ -1,40 +1,8 @@
+import Corosync
 import Pacemaker
 import KhactlCore
 import Foundation
 import Synchronization
-
-/// Runs blocking network probes from inside a network namespace (the lab's switch, where the lab
-/// client's address lives) on a thread of their own: `setns` moves only the calling thread.
-final class NamespaceThread: Sendable {
-    private typealias SetNS = @convention(c) (Int32, Int32) -> Int32
-    private static let cloneNewNet: Int32 = 0x4000_0000
-
-    /// Starts a thread in the network namespace at `path` and runs `body` there until it returns.
-    static func run(in path: String, name: String, _ body: @escaping @Sendable () -> Void) throws -> Thread {
-        // setns is declared by glibc only under _GNU_SOURCE; look it up instead of importing it.
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "setns") else {
-            throw LabError("this C library has no setns")
-        }
-        let setns = unsafeBitCast(symbol, to: SetNS.self)
-        let entered = Mutex<Int32?>(nil)
-        let thread = Thread {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            let result = fd >= 0 ? setns(fd, cloneNewNet) : -1
-            if fd >= 0 { close(fd) }
-            entered.withLock { $0 = result == 0 ? 0 : errno }
-            if result == 0 { body() }
-        }
-        thread.name = name
-        thread.start()
-        while true {
-            if let outcome = entered.withLock({ $0 }) {
-                if outcome != 0 { throw LabError("cannot enter network namespace \(path): \(String(cString: strerror(outcome)))") }
-                return thread
-            }
-            usleep(1_000)
-        }
-    }
-}
 
 /// Probes an address from the lab client: ICMP echo (raw socket) and TCP connect, each on its own
 /// thread in the switch namespace, recording the times answers came back.
@@ -57,10 +25,10 @@ final class ClientProbe: Sendable {
     /// Starts probing `address` (and `port` over TCP, if given) every `interval`.
     init(namespace: String, address: String, port: UInt16?, interval: Duration = .milliseconds(20)) throws {
         let target = try ClientProbe.socketAddress(address, port: port ?? 0)
-        _ = try NamespaceThread.run(in: namespace, name: "khactl-ping") { [self] in pingLoop(target, interval: interval) }
+        try enter(namespace, "khactl-ping") { [self] in pingLoop(target, interval: interval) }
         if let port {
             let tcpTarget = try ClientProbe.socketAddress(address, port: port)
-            _ = try NamespaceThread.run(in: namespace, name: "khactl-tcp") { [self] in connectLoop(tcpTarget, interval: interval) }
+            try enter(namespace, "khactl-tcp") { [self] in connectLoop(tcpTarget, interval: interval) }
         }
     }
 
@@ -194,5 +162,14 @@ enum AddressOwnership {
             if line.hasSuffix("-- \(address)"), let next = lines.next(), next.contains("host LOCAL") { return true }
         }
         return false
+    }
+}
+
+/// Starts a probe thread inside the lab switch's network namespace.
+private func enter(_ namespace: String, _ name: String, _ body: @escaping @Sendable () -> Void) throws {
+    do {
+        try NetworkNamespaceThread.start(in: namespace, name: name, body)
+    } catch {
+        throw LabError(error.description)
     }
 }

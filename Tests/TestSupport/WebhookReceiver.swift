@@ -1,3 +1,4 @@
+import Corosync
 import Foundation
 import Synchronization
 
@@ -40,11 +41,18 @@ package final class WebhookReceiver: Sendable {
     /// accepts on it.
     package init(script: [Int] = [], defaultStatus: Int = 200, delay: Duration = .zero, networkNamespace: String? = nil) throws {
         let made = Mutex<Result<Int32, TestSetupError>?>(nil)
-        // A thread of its own enters the namespace (setns is per thread for network namespaces) and ends.
-        let thread = Thread {
-            made.withLock { $0 = WebhookReceiver.makeListener(in: networkNamespace) }
+        if let networkNamespace {
+            // The socket is made inside the namespace by khactl's one namespace thread, and stays there.
+            do {
+                try NetworkNamespaceThread.start(in: networkNamespace, name: "webhook-receiver") {
+                    made.withLock { $0 = WebhookReceiver.makeListener() }
+                }
+            } catch {
+                throw TestSetupError(error.description)
+            }
+        } else {
+            made.withLock { $0 = WebhookReceiver.makeListener() }
         }
-        thread.start()
         while made.withLock({ $0 == nil }) { usleep(1_000) }
         let listening = try made.withLock { $0! }.get()
         listenFD = listening
@@ -63,20 +71,7 @@ package final class WebhookReceiver: Sendable {
 
     deinit { stop() }
 
-    private static func makeListener(in networkNamespace: String?) -> Result<Int32, TestSetupError> {
-        if let networkNamespace {
-            // setns is declared by glibc only under _GNU_SOURCE; look it up (as KhactlCore's lab probes do).
-            typealias SetNS = @convention(c) (Int32, Int32) -> Int32
-            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "setns") else {
-                return .failure(TestSetupError("this C library has no setns"))
-            }
-            let setns = unsafeBitCast(symbol, to: SetNS.self)
-            let nsFD = open(networkNamespace, O_RDONLY | O_CLOEXEC)
-            guard nsFD >= 0, setns(nsFD, 0x4000_0000 /* CLONE_NEWNET */) == 0 else {
-                return .failure(TestSetupError("cannot enter \(networkNamespace): \(String(cString: strerror(errno)))"))
-            }
-            close(nsFD)
-        }
+    private static func makeListener() -> Result<Int32, TestSetupError> {
         let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var one: Int32 = 1
         setsockopt(socketFD, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))

@@ -76,11 +76,12 @@ package struct DeploymentSpec: Sendable {
 
     /// Reads a spec from text.
     package static func parse(_ text: String, file: String = "<input>") throws -> DeploymentSpec {
-        var spec = try SpecFile.parse(text, file: file, extraSections: sections)
+        // One parse: the spec's sections and the composed document this reader reads `cluster` and `profile` from.
+        var (spec, root) = try SpecFile.parseDocument(text, file: file, extraSections: sections)
         var reader = SectionReader(file: file)
         var cluster: ClusterSpec?
         var profile: KubernetesControlPlaneProfile?
-        if let root = try? Yams.compose(yaml: text), let mapping = root.mapping {
+        if let mapping = root?.mapping {
             var profileNode: YAMLNode?
             for (key, value) in mapping {
                 switch key.scalar?.string {
@@ -130,42 +131,22 @@ package struct DeploymentSpec: Sendable {
 }
 
 /// Reads the `cluster` and `profile` sections, collecting every problem with its position.
+/// Reads the `cluster` and `profile` sections with Pacemaker's ``SpecReader`` (the one reader of spec YAML, its
+/// messages and positions), adding what only these sections need (ranged integers, secret files).
 struct SectionReader {
-    let file: String
-    var issues: [SpecIssue] = []
+    var base: SpecReader
 
-    mutating func issue(_ node: YAMLNode?, _ path: String, _ message: String) {
-        let mark = node?.mark
-        issues.append(SpecIssue(location: SpecLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1), path: path, message: message))
-    }
+    init(file: String) { base = SpecReader(file: file) }
+
+    var issues: [SpecIssue] { base.issues }
+
+    mutating func issue(_ node: YAMLNode?, _ path: String, _ message: String) { base.issue(node, path, message) }
 
     mutating func entries(_ node: YAMLNode, _ path: String, allowed: [String]) -> [(String, YAMLNode)]? {
-        guard let mapping = node.mapping else {
-            issue(node, path, "expected a mapping")
-            return nil
-        }
-        var result: [(String, YAMLNode)] = []
-        for (key, value) in mapping {
-            guard let name = key.scalar?.string else {
-                issue(key, path, "keys must be plain strings")
-                continue
-            }
-            guard allowed.contains(name) else {
-                issue(key, "\(path).\(name)", "unknown key '\(name)' (expected one of: \(allowed.sorted().joined(separator: ", ")))")
-                continue
-            }
-            result.append((name, value))
-        }
-        return result
+        base.mapping(node, path, allowed: Set(allowed))?.map { ($0.0, $0.2) }
     }
 
-    mutating func string(_ node: YAMLNode, _ path: String) -> String? {
-        guard let scalar = node.scalar, !(node.null != nil && scalar.style == .plain) else {
-            issue(node, path, "expected a value")
-            return nil
-        }
-        return scalar.string
-    }
+    mutating func string(_ node: YAMLNode, _ path: String) -> String? { base.string(node, path) }
 
     mutating func integer(_ node: YAMLNode, _ path: String, _ range: ClosedRange<Int>) -> Int? {
         guard let text = string(node, path) else { return nil }
@@ -178,10 +159,7 @@ struct SectionReader {
 
     mutating func strings(_ node: YAMLNode, _ path: String) -> [String] {
         if node.scalar != nil { return string(node, path).map { [$0] } ?? [] }
-        guard let sequence = node.sequence else {
-            issue(node, path, "expected a list")
-            return []
-        }
+        guard let sequence = base.sequence(node, path) else { return [] }
         return sequence.enumerated().compactMap { string($1, "\(path)[\($0)]") }
     }
 

@@ -66,6 +66,14 @@ public enum SpecFile {
     ///   they are accepted and skipped here.
     /// - Throws: `SpecLoadError` naming the file, line, column and key of every problem found.
     public static func parse(_ text: String, file: String = "<input>", extraSections: Set<String> = []) throws -> Spec {
+        try parseDocument(text, file: file, extraSections: extraSections).spec
+    }
+
+    /// ``parse(_:file:extraSections:)``, also giving the composed document, so a reader of the extra sections
+    /// does not parse the text a second time.
+    package static func parseDocument(
+        _ text: String, file: String = "<input>", extraSections: Set<String> = []
+    ) throws -> (spec: Spec, root: YNode?) {
         let root: YNode?
         do {
             try checkLimits(text, file: file)
@@ -85,7 +93,7 @@ public enum SpecFile {
         if !compiler.reader.issues.isEmpty {
             throw SpecLoadError(code: "structure", issues: compiler.reader.issues)
         }
-        return spec
+        return (spec, root)
     }
 
     /// Refuses text over ``maximumSize`` and nesting deeper than ``maximumDepth`` before the YAML parser sees it

@@ -1,7 +1,7 @@
 import Yams
 
 /// Yams' node, named apart from the CIB's `Node`.
-typealias YNode = Yams.Node
+package typealias YNode = Yams.Node
 
 /// A position in a spec file.
 public struct SpecLocation: Hashable, Sendable, CustomStringConvertible {
@@ -63,26 +63,27 @@ public struct SpecLoadError: Error, Hashable, Sendable, CustomStringConvertible 
     public var description: String { issues.map(\.description).joined(separator: "\n") }
 }
 
-/// Walks a composed YAML tree, collecting issues with their positions instead of stopping at the first.
-struct SpecReader {
-    let file: String
-    var issues: [SpecIssue] = []
+/// Walks a composed YAML tree, collecting issues with their positions instead of stopping at the first. The
+/// one reader of spec YAML: khactl's `cluster` and `profile` sections are read with it too.
+package struct SpecReader {
+    package let file: String
+    package var issues: [SpecIssue] = []
 
-    init(file: String) { self.file = file }
+    package init(file: String) { self.file = file }
 
-    func location(_ node: YNode?) -> SpecLocation {
+    package func location(_ node: YNode?) -> SpecLocation {
         let mark = node?.mark
         return SpecLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
     }
 
-    mutating func issue(_ node: YNode?, _ path: String, _ message: String) {
+    package mutating func issue(_ node: YNode?, _ path: String, _ message: String) {
         issues.append(SpecIssue(location: location(node), path: path, message: message))
     }
 
-    static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+    package static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     /// The entries of a mapping with their key nodes, or nil (with an issue) for any other node.
-    mutating func mapping(_ node: YNode, _ path: String, allowed: Set<String>? = nil) -> [(String, YNode, YNode)]? {
+    package mutating func mapping(_ node: YNode, _ path: String, allowed: Set<String>? = nil) -> [(String, YNode, YNode)]? {
         guard let mapping = node.mapping else {
             issue(node, path, "expected a mapping, found \(kind(node))")
             return nil
@@ -103,7 +104,7 @@ struct SpecReader {
         return entries
     }
 
-    func kind(_ node: YNode) -> String {
+    package func kind(_ node: YNode) -> String {
         switch node {
         case .scalar: "a scalar"
         case .mapping: "a mapping"
@@ -113,7 +114,7 @@ struct SpecReader {
     }
 
     /// A scalar as the string it spells (`true`, `24` and `2s` alike), or nil (with an issue).
-    mutating func string(_ node: YNode, _ path: String) -> String? {
+    package mutating func string(_ node: YNode, _ path: String) -> String? {
         guard let scalar = node.scalar else {
             issue(node, path, "expected a string, found \(kind(node))")
             return nil
@@ -125,7 +126,7 @@ struct SpecReader {
         return scalar.string
     }
 
-    mutating func sequence(_ node: YNode, _ path: String) -> [YNode]? {
+    package mutating func sequence(_ node: YNode, _ path: String) -> [YNode]? {
         guard let sequence = node.sequence else {
             issue(node, path, "expected a list, found \(kind(node))")
             return nil
