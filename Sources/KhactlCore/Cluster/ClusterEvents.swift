@@ -386,14 +386,15 @@ package struct ClusterEventSource: Sendable {
         }
     }
 
+    /// Reconnects until it works or the task is cancelled, pausing as the webhook sink does (``RetryPolicy``:
+    /// ceilings from 200 ms doubling up to `maximumBackoff`, each pause a random point in the upper half).
     private func reconnectWithBackoff(into emitter: Emitter, relay: Relay) async -> (session: Session, attempts: Int)? {
-        var pause = Duration.milliseconds(100)
+        let policy = RetryPolicy(attempts: .max, baseDelay: .milliseconds(200), maximumDelay: maximumBackoff)
         var attempts = 0
         while !Task.isCancelled {
             attempts += 1
             if let session = try? connect(into: emitter, relay: relay) { return (session, attempts) }
-            try? await Task.sleep(for: pause)
-            pause = min(pause * 2, maximumBackoff)
+            try? await Task.sleep(for: policy.delay(after: attempts))
         }
         return nil
     }
