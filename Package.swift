@@ -109,7 +109,7 @@ let package = Package(
             dependencies: ["Corosync", "ClusterExec", "Pacemaker"],
             path: "Tests/TestSupport"
         ),
-        // One test target per library. The first five need no root and start no cluster daemon (the fast
+        // One test target per library. The first six need no root and start no cluster daemon (the fast
         // ones: `swift test --skip IntegrationTests`); IntegrationTests starts corosync, pacemaker and labs.
         .testTarget(name: "CorosyncTests", dependencies: ["Corosync"]),
         // Reads Fixtures/ and ../shared/corpora from the package root (computed from #filePath).
@@ -123,6 +123,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "LabBMCTests", dependencies: ["LabBMC", "KhactlLab", "ClusterExec", "TestSupport"]),
+        .testTarget(name: "KhactlLabTests", dependencies: ["KhactlLab"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

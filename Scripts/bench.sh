@@ -237,6 +237,13 @@ row(f"{label} {mode} x{n}: VIP answers TCP :7443 (s)", "tcp")
 row(f"{label} {mode} x{n}: corosync membership (s)", "membership")
 row(f"{label} {mode} x{n}: pacemaker recovery (s)", "recovery")
 print(f"{label + ' ' + mode + ' x' + str(n) + ': dual-active samples':<52} {report['dualActiveSamples']:>8}                     0")
+# Where the time went, per phase, from the survivors' daemon logs (seconds since the fault).
+for phase, text in [("tokenLost", "token lost"), ("membership", "membership formed"), ("scheduled", "scheduler ran"),
+                    ("fenceRequested", "fence requested"), ("fenceConfirmed", "fence confirmed"), ("startIssued", "VIP start issued")]:
+    values = sorted(d["phases"][phase] for d in report.get("details", []) if d.get("phases", {}).get(phase) is not None)
+    if values:
+        m = values[len(values) // 2] if len(values) % 2 else (values[len(values) // 2 - 1] + values[len(values) // 2]) / 2
+        print(f"{label + ' ' + mode + ': phase, ' + text + ' (s)':<52} {values[0]:>8.2f} {m:>8.2f} {values[-1]:>8.2f}")
 if label.startswith("pair"):
     import statistics
     for victim in sorted({d["victim"] for d in report["details"]}):

@@ -25,6 +25,8 @@ package struct DrillRound: Hashable, Sendable {
     package let samples: Int
     /// The cluster's nodes still powered on once the VIP answered again (a split must leave one side).
     package var poweredOn: [String] = []
+    /// Where the time went, from the survivors' daemon logs.
+    package var phases = FailoverPhases()
 }
 
 /// A drill's rounds and their summary.
@@ -68,9 +70,24 @@ package struct DrillReport: Hashable, Sendable {
                     "recovery": .seconds(round.recovery),
                     "dualActiveSamples": .integer(Int64(round.dualActiveSamples)), "samples": .integer(Int64(round.samples)),
                     "poweredOn": .array(round.poweredOn.map { .string($0) }),
+                    "phases": .object(round.phases.json),
                 ]
             }),
+            "phases": .object(phaseMedians),
         ]
+    }
+
+    /// Each phase's median over the rounds that show it.
+    package var phaseMedians: [String: JSONValue] {
+        let phases: [(String, KeyPath<FailoverPhases, Double?>)] = [
+            ("tokenLost", \.tokenLost), ("membership", \.membership), ("fenceRequested", \.fenceRequested),
+            ("fenceConfirmed", \.fenceConfirmed), ("scheduled", \.scheduled), ("startIssued", \.startIssued),
+        ]
+        var medians: [String: JSONValue] = [:]
+        for (name, path) in phases {
+            medians[name] = DrillReport.summary(rounds.compactMap { $0.phases[keyPath: path] }).map { .seconds($0.median) } ?? .null
+        }
+        return medians
     }
 
     /// A few lines for people.
@@ -80,6 +97,7 @@ package struct DrillReport: Hashable, Sendable {
                 + (round.tcp.map { ", TCP \(format($0)) s" } ?? "")
                 + (round.membership.map { ", membership \(format($0)) s" } ?? "")
                 + ", pacemaker \(format(round.recovery)) s, dual-active samples \(round.dualActiveSamples)/\(round.samples)"
+                + round.phases.text
         }
         if let summary = DrillReport.summary(rounds.map(\.failover)) {
             lines.append(
@@ -134,6 +152,7 @@ extension Lab {
             let members = try await clusterNodes()
             let membership = try MembershipWatch(lab: self, excluding: victimIndex, among: members)
             let start = ContinuousClock.now
+            let faultTime = Date()
             sampler.start()
             try await kill(victimIndex, options.mode)
             // The victim is off the network once kill returns; answers to requests sent from now on come
@@ -154,11 +173,13 @@ extension Lab {
             let left = membership.stop()
             // A split ends with one side fenced: the cluster's nodes still powered on and on the network.
             let survivors = try state().nodes.filter { members.contains($0.name) && $0.initProcess?.isAlive == true }.map(\.name)
-            rounds.append(DrillRound(
+            var result = DrillRound(
                 victim: victim, newHolder: newHolder, failover: (ping - start).seconds,
                 tcp: answered.connect.map { ($0 - start).seconds }, membership: left.map { ($0 - start).seconds },
                 recovery: (recovered - start).seconds, dualActiveSamples: samples.dual, samples: samples.total,
-                poweredOn: survivors))
+                poweredOn: survivors)
+            result.phases = phases(since: faultTime, victim: victim, survivors: survivors, resource: options.resource)
+            rounds.append(result)
             progress("round \(round): VIP answers on \(newHolder) after \(format((ping - start).seconds)) s; dual-active samples \(samples.dual)")
             try await revive(victimIndex)
         }
@@ -168,6 +189,25 @@ extension Lab {
 }
 
 extension Lab {
+    /// The phases of the failover that began at `fault`, from the last 4 MiB of each survivor's corosync and
+    /// pacemaker log.
+    func phases(since fault: Date, victim: String, survivors: [String], resource: String) -> FailoverPhases {
+        let folders = ((try? state().nodes) ?? []).filter { survivors.contains($0.name) && $0.name != victim }
+            .map { store.nodeFolder($0.index).path }
+        func tails(_ relative: String) -> [String] {
+            folders.compactMap { folder in
+                guard let handle = FileHandle(forReadingAtPath: "\(folder)/\(relative)") else { return nil }
+                defer { try? handle.close() }
+                let size = (try? handle.seekToEnd()) ?? 0
+                try? handle.seek(toOffset: size > 4 << 20 ? size - (4 << 20) : 0)
+                return (try? handle.readToEnd()).map { String(decoding: $0, as: UTF8.self) }
+            }
+        }
+        return FailoverPhases.read(
+            corosyncLogs: tails("var/log/corosync/corosync.log"), pacemakerLogs: tails("var/log/pacemaker/pacemaker.log"),
+            since: fault, victim: victim, resource: resource)
+    }
+
     /// Waits until the cluster has settled: the DC has no actions pending (`crm_resource --wait`) and is
     /// idle, with every controller joined. Every node online is not yet settled: a node that just joined
     /// is still being probed, and a DC still integrating a node (S_INTEGRATION) makes a crash cost the
