@@ -14,7 +14,13 @@ enum Paths {
     /// pcs goldens.
     static let pcsFixtures = packageRoot.appendingPathComponent("Fixtures/pcs")
 
-    /// The corpus CIB files, sorted; records a failure naming the missing folder when it is absent.
+    /// Whether the shared corpus is beside the package. CI has it; a person who cloned the repository alone
+    /// does not, and the tests that read it are then skipped with ``corpusAbsent``.
+    static var corpusPresent: Bool { !corpusFiles().isEmpty }
+    /// Why the corpus tests did not run.
+    static let corpusAbsent: Comment = "../shared/corpora/pacemaker-cib-sample is absent (only CI has it beside the package): the corpus tests are skipped"
+
+    /// The corpus CIB files, sorted; empty when the folder is absent.
     static func corpusFiles() -> [URL] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: corpus.path) else {
             return []
