@@ -231,7 +231,7 @@ def row(text, key, target=""):
     if s:
         print(f"{text:<52} {s['min']:>8.2f} {s['median']:>8.2f} {s['max']:>8.2f}   {target}")
 n = report["rounds"]
-target = "median <= 2.5, max <= 3.0" if label == "profile" and mode == "crash" else ""
+target = "max <= 2.3, max - median <= 0.4" if label == "profile" and mode == "crash" else ""
 row(f"{label} {mode} x{n}: VIP answers ping (s)", "failover", target)
 row(f"{label} {mode} x{n}: VIP answers TCP :7443 (s)", "tcp")
 row(f"{label} {mode} x{n}: corosync membership (s)", "membership")

@@ -44,7 +44,7 @@ package struct FailoverPhases: Hashable, Sendable {
         phases.tokenLost = first(corosyncLogs) { $0.contains("[TOTEM ] A processor failed, forming new configuration") }
         phases.membership = first(corosyncLogs) { $0.contains("[TOTEM ] A new membership (") && $0.contains("Members left:") }
         phases.fenceRequested = first(pacemakerLogs) {
-            $0.contains("pacemaker-controld") && $0.contains("Requesting fencing (") && $0.contains("targeting node \(victim)")
+            $0.contains("pacemaker-controld") && $0.contains("Requesting fencing (") && $0.contains(" of node \(victim) ")
         }
         phases.fenceConfirmed = first(pacemakerLogs) {
             $0.contains("pacemaker-controld") && $0.contains("Peer \(victim) was terminated (")

@@ -140,7 +140,7 @@ struct BootstrapSpecTests {
         #expect(commands.contains("pcs constraint order start vip then start haproxy-clone kind=Optional"))
         #expect(commands.contains("pcs constraint colocation add vip with haproxy-clone INFINITY"))
         #expect(!commands.contains { $0.contains("apiserver") || $0.contains("kube-scheduler") })
-        #expect(commands.contains("pcs property set transition-delay=200ms"), "\(commands)")
+        #expect(commands.contains("pcs property set transition-delay=300ms"), "\(commands)")
         // transition-delay can be set or left out.
         let without = try DeploymentSpec.parse(secrets.spec(nodes: 3, vips: ["198.18.0.100"], extra: "    transition-delay: \"\"\n"))
         #expect(!CIBRenderer.render(without.spec.configuration).contains("transition-delay"))

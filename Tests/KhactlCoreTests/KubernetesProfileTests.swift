@@ -52,7 +52,7 @@ struct KubernetesProfileTests {
         #expect(primitive.metaAttributes.flatMap(\.nvpairs).map { "\($0.name)=\($0.value ?? "")" } == ["priority=10"])
         #expect(xml.contains(#"name="stonith-enabled" value="true""#))
         #expect(xml.contains(#"name="resource-stickiness" value="100""#))
-        #expect(xml.contains(#"name="transition-delay" value="200ms""#))
+        #expect(xml.contains(#"name="transition-delay" value="300ms""#))
         let (status, output) = try Self.crmVerify(xml)
         #expect(status == 0, "crm_verify: \(output)")
         #expect(profile.kubeadmInit == "kubeadm init --control-plane-endpoint 198.18.0.100:7443 --upload-certs")

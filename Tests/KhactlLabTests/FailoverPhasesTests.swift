@@ -13,7 +13,7 @@ struct FailoverPhasesTests {
     static let pacemaker = """
         Dec 03 16:42:41.359 node1 pacemaker-controld  [40] (execute_rsc_action) \tnotice: Initiating start operation vip_start_0 on node3 | action 22
         Dec 03 16:42:44.640 node1 pacemaker-schedulerd[39] (pcmk__log_transition_summary) \tnotice: Calculated transition 7, saving inputs in /var/lib/pacemaker/pengine/pe-warn-3.bz2
-        Dec 03 16:42:44.642 node1 pacemaker-controld  [40] (te_fence_node) \tnotice: Requesting fencing (off) targeting node node3 | action=3 timeout=60
+        Dec 03 16:42:44.642 node1 pacemaker-controld  [40] (controld_execute_fence_action) \tnotice: Requesting fencing (off) of node node3 | action=3 timeout=30000
         Dec 03 16:42:45.047 node1 pacemaker-controld  [40] (handle_fence_notification) \tnotice: Peer node3 was terminated (off) by node1 on behalf of pacemaker-controld.40@node1: OK | event=13dfc872
         Dec 03 16:42:45.051 node1 pacemaker-controld  [40] (execute_rsc_action) \tnotice: Initiating start operation vip_start_0 on node2 | action 21
         """

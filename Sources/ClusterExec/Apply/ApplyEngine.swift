@@ -24,6 +24,7 @@ public struct ApplyError: Error, Hashable, Sendable, CustomStringConvertible {
     /// Whether the CIB changed under the apply every time it tried.
     public var isConflict: Bool
 
+    /// An error of `step`, with the command that failed, its status and message, if any.
     public init(step: String, command: Command? = nil, status: Int32? = nil, message: String, isConflict: Bool = false) {
         self.step = step
         self.command = command
@@ -69,6 +70,7 @@ public struct ApplyOptions: Sendable {
     /// Called with each message worth showing while applying (conflicts and retries).
     public var progress: @Sendable (String) -> Void = { _ in }
 
+    /// The defaults: the live CIB through `--via cib`, eight attempts.
     public init() {}
 }
 

@@ -34,6 +34,7 @@ public struct ObjectKey: Hashable, Sendable, Comparable, CustomStringConvertible
         self.name = name
     }
 
+    /// By kind (in the order objects are written), then by name.
     public static func < (a: ObjectKey, b: ObjectKey) -> Bool {
         a.kind.rank == b.kind.rank ? a.name < b.name : a.kind.rank < b.kind.rank
     }

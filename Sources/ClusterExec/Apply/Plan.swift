@@ -107,10 +107,14 @@ public struct Plan: Sendable {
 
 /// The version triple of a CIB (`admin_epoch`, `epoch`, `num_updates`).
 public struct CIBVersion: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// `admin_epoch`: raised only by an administrator; wins over the others.
     public var adminEpoch: Int
+    /// `epoch`: raised by every configuration change.
     public var epoch: Int
+    /// `num_updates`: raised by every status change, reset with each epoch.
     public var numUpdates: Int
 
+    /// A version from its three numbers.
     public init(adminEpoch: Int, epoch: Int, numUpdates: Int) {
         self.adminEpoch = adminEpoch
         self.epoch = epoch
@@ -128,6 +132,7 @@ public struct CIBVersion: Hashable, Sendable, Comparable, CustomStringConvertibl
         self.init(document.rootElement()!)
     }
 
+    /// Older first, as Pacemaker orders CIB versions.
     public static func < (a: CIBVersion, b: CIBVersion) -> Bool {
         (a.adminEpoch, a.epoch, a.numUpdates) < (b.adminEpoch, b.epoch, b.numUpdates)
     }
@@ -142,6 +147,7 @@ public struct PlanOptions: Hashable, Sendable {
     /// Take over objects of the spec that exist but were not made by khactl.
     public var adopt = false
 
+    /// Options; both off by default.
     public init(prune: Bool = false, adopt: Bool = false) {
         self.prune = prune
         self.adopt = adopt

@@ -19,10 +19,13 @@ import Pacemaker
 ///   death of the VIP's holder is fenced at once, whichever node holds it. (A `pcmk_delay_base` on one node
 ///   made the death of that node slow: 6.8-7.8 s against 1.7-2.5 s for the other, measured in the lab.)
 /// - `resource-stickiness` so that a recovered node does not pull the VIP back;
-/// - `transition-delay` 200ms: the DC schedules 200 ms after a node is lost, once its own CIB updates for
-///   the loss are written. Scheduling at once races them, and the controller then waits a whole second
-///   for them ("Re-asking for the CIB"): measured in the lab's crash drills, failover was 1.7-1.9 s with the
-///   delay and 1.6-3.5 s without it.
+/// - `transition-delay` 300ms: the DC schedules 300 ms after a node is lost, once its own CIB updates for
+///   the loss are written. pacemaker-controld sleeps a whole second when it asks its scheduler while such
+///   updates are pending ("Re-asking for the CIB"). They are pending for 200-250 ms whenever pacemaker sends
+///   them before corosync has finished synchronising the new membership: the send gets CS_ERR_TRY_AGAIN and
+///   pacemaker's CPG layer retries after 200 ms + 10 ms per queued message. Measured over 60 crash rounds:
+///   every update sent before corosync's "Completed service synchronization" arrived 224-228 ms later, every
+///   other one within 4-28 ms; with 200 ms, 5 rounds in 60 paid the second (max 3.46 s).
 ///
 /// Each part can be turned off or given another agent.
 package struct KubernetesControlPlaneProfile: Hashable, Sendable {
@@ -101,7 +104,7 @@ package struct KubernetesControlPlaneProfile: Hashable, Sendable {
     /// `resource-stickiness` default.
     package var stickiness = "100"
     /// The `transition-delay` cluster property; empty leaves it out.
-    package var transitionDelay = "200ms"
+    package var transitionDelay = "300ms"
     /// `priority-fencing-delay` in a pair: how long the VIP's holder waits before fencing its peer when they
     /// split (the peer fences the holder at once). Far above a fence action's time (fence_redfish: 0.3-0.5 s).
     package var pairFenceDelay = "5s"

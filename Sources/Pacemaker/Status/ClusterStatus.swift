@@ -7,9 +7,13 @@ import FoundationXML
 public struct ClusterStatus: Hashable, Sendable {
     /// A node.
     public struct Node: Hashable, Sendable {
+        /// The node's name.
         public let name: String
+        /// Whether it is a member of the cluster now.
         public let online: Bool
+        /// Whether it is in standby (runs no resources).
         public let standby: Bool
+        /// Whether pacemaker cannot tell its state (it must be fenced first).
         public let unclean: Bool
         /// The node's `maintenance` attribute: its resources are neither started, stopped nor monitored.
         public var maintenance = false
@@ -17,10 +21,15 @@ public struct ClusterStatus: Hashable, Sendable {
 
     /// A resource instance.
     public struct Resource: Hashable, Sendable {
+        /// The resource's id (for a clone instance, the primitive's id).
         public let id: String
+        /// The agent, as `class:provider:type`.
         public let agent: String
+        /// Its role (`Started`, `Stopped`, `Promoted`, ...).
         public let role: String
+        /// Whether it runs somewhere.
         public let active: Bool
+        /// Whether an operation of it failed.
         public let failed: Bool
         /// The nodes it runs on.
         public let nodes: [String]
@@ -30,18 +39,27 @@ public struct ClusterStatus: Hashable, Sendable {
 
     /// A failed action from the operation history.
     public struct FailedAction: Hashable, Sendable {
+        /// The resource whose operation failed.
         public let resource: String
+        /// Where it failed.
         public let node: String
+        /// The operation (`start`, `monitor`, ...).
         public let operation: String
+        /// Pacemaker's words for the failure.
         public let reason: String
     }
 
+    /// The designated controller's node, if one is elected.
     public let dc: String?
+    /// Whether the partition this was read on has quorum.
     public let quorate: Bool
     /// The cluster-wide `maintenance-mode` property as pacemaker reads it.
     public let maintenanceMode: Bool
+    /// Every node of the cluster.
     public let nodes: [Node]
+    /// Every resource instance.
     public let resources: [Resource]
+    /// The failed actions of the operation history.
     public let failedActions: [FailedAction]
 
     /// Parses `crm_mon --output-as=xml`.
