@@ -50,7 +50,7 @@ package struct FailoverPhases: Hashable, Sendable {
             $0.contains("pacemaker-controld") && $0.contains("Peer \(victim) was terminated (")
         }
         phases.startIssued = first(pacemakerLogs) {
-            $0.contains("pacemaker-controld") && $0.contains("Initiating start operation \(resource)_start_0 on ")
+            $0.contains("pacemaker-controld") && $0.contains("Initiating start operation \(resource)_start_0 ")  // "on NODE", or "locally on NODE" on the DC
         }
         phases.scheduled = first(pacemakerLogs) {
             $0.contains("pacemaker-schedulerd") && $0.contains("Calculated transition ")

@@ -41,6 +41,14 @@ struct FailoverPhasesTests {
         #expect(phases.startIssued.map { ($0 * 1000).rounded() } == 2351)
     }
 
+    @Test("a start the DC runs itself ('locally on') counts too")
+    func localStart() {
+        let line = "Dec 03 16:42:45.051 node1 pacemaker-controld  [40] (execute_rsc_action) \tnotice: Initiating start operation vip_start_0 locally on node1 | action 21"
+        let phases = FailoverPhases.read(
+            corosyncLogs: [], pacemakerLogs: [line], since: Self.fault("Dec 03 16:42:42.700"), victim: "node3", resource: "vip")
+        #expect(phases.startIssued.map { ($0 * 1000).rounded() } == 2351)
+    }
+
     @Test("a victim or resource the logs do not name leaves those phases empty")
     func missing() {
         let phases = FailoverPhases.read(
