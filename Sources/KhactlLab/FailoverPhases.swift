@@ -27,11 +27,15 @@ package struct FailoverPhases: Hashable, Sendable {
         corosyncLogs: [String], pacemakerLogs: [String], since fault: Date, victim: String, resource: String
     ) -> FailoverPhases {
         var phases = FailoverPhases()
-        func first(_ logs: [String], _ matches: (Substring) -> Bool) -> Double? {
+        // Each log split once; each phase then looks for its first line after the fault.
+        let corosync = corosyncLogs.map { $0.split(separator: "\n") }
+        let pacemaker = pacemakerLogs.map { $0.split(separator: "\n") }
+        let formatter = timestampFormatter()
+        func first(_ logs: [[Substring]], _ matches: (Substring) -> Bool) -> Double? {
             var earliest: Double?
-            for log in logs {
-                for line in log.split(separator: "\n") where matches(line) {
-                    guard let time = timestamp(of: line, near: fault) else { continue }
+            for lines in logs {
+                for line in lines where matches(line) {
+                    guard let time = timestamp(of: line, near: fault, formatter) else { continue }
                     let offset = time.timeIntervalSince(fault)
                     // Lines stamped before the fault belong to earlier rounds.
                     guard offset >= -0.001 else { continue }
@@ -41,18 +45,18 @@ package struct FailoverPhases: Hashable, Sendable {
             }
             return earliest
         }
-        phases.tokenLost = first(corosyncLogs) { $0.contains("[TOTEM ] A processor failed, forming new configuration") }
-        phases.membership = first(corosyncLogs) { $0.contains("[TOTEM ] A new membership (") && $0.contains("Members left:") }
-        phases.fenceRequested = first(pacemakerLogs) {
+        phases.tokenLost = first(corosync) { $0.contains("[TOTEM ] A processor failed, forming new configuration") }
+        phases.membership = first(corosync) { $0.contains("[TOTEM ] A new membership (") && $0.contains("Members left:") }
+        phases.fenceRequested = first(pacemaker) {
             $0.contains("pacemaker-controld") && $0.contains("Requesting fencing (") && $0.contains(" of node \(victim) ")
         }
-        phases.fenceConfirmed = first(pacemakerLogs) {
+        phases.fenceConfirmed = first(pacemaker) {
             $0.contains("pacemaker-controld") && $0.contains("Peer \(victim) was terminated (")
         }
-        phases.startIssued = first(pacemakerLogs) {
+        phases.startIssued = first(pacemaker) {
             $0.contains("pacemaker-controld") && $0.contains("Initiating start operation \(resource)_start_0 ")  // "on NODE", or "locally on NODE" on the DC
         }
-        phases.scheduled = first(pacemakerLogs) {
+        phases.scheduled = first(pacemaker) {
             $0.contains("pacemaker-schedulerd") && $0.contains("Calculated transition ")
         }
         return phases
@@ -60,34 +64,45 @@ package struct FailoverPhases: Hashable, Sendable {
 
     /// The time of a log line starting `Dec 03 16:42:45.019` (corosync and pacemaker both write this), in the
     /// year of `near` (a line from the last days of December read on New Year's Day is put in the year before).
-    static func timestamp(of line: Substring, near reference: Date) -> Date? {
+    static func timestamp(of line: Substring, near reference: Date, _ formatter: DateFormatter) -> Date? {
         guard line.count >= 19 else { return nil }
         let text = String(line.prefix(19))
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone.current
-        formatter.dateFormat = "yyyy MMM dd HH:mm:ss.SSS"
         let year = Calendar.current.component(.year, from: reference)
         guard let date = formatter.date(from: "\(year) \(text)") else { return nil }
         if date.timeIntervalSince(reference) > 180 * 86_400 { return formatter.date(from: "\(year - 1) \(text)") }
         return date
     }
 
+    /// The formatter for the logs' `Dec 03 16:42:45.019` stamps (with the year put in front).
+    static func timestampFormatter() -> DateFormatter {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone.current
+        formatter.dateFormat = "yyyy MMM dd HH:mm:ss.SSS"
+        return formatter
+    }
+
+    /// Every phase once: its JSON key, its words in the drill's text, and where it is kept.
+    package static var fields: [(key: String, words: String, value: KeyPath<FailoverPhases, Double?>)] {
+        [
+            ("tokenLost", "token lost", \.tokenLost), ("membership", "membership", \.membership),
+            ("fenceRequested", "fence requested", \.fenceRequested), ("fenceConfirmed", "fence confirmed", \.fenceConfirmed),
+            ("scheduled", "scheduled", \.scheduled), ("startIssued", "start issued", \.startIssued),
+        ]
+    }
+
     /// `; token lost 1.102 s, membership 1.120 s, ...` for the drill's text, or "" when no log showed any.
     var text: String {
-        let parts = [
-            ("token lost", tokenLost), ("membership", membership), ("fence requested", fenceRequested),
-            ("fence confirmed", fenceConfirmed), ("scheduled", scheduled), ("start issued", startIssued),
-        ].compactMap { name, value in value.map { "\(name) \(String(format: "%.3f", $0)) s" } }
+        let parts = Self.fields.compactMap { field in
+            self[keyPath: field.value].map { "\(field.words) \(String(format: "%.3f", $0)) s" }
+        }
         return parts.isEmpty ? "" : "; " + parts.joined(separator: ", ")
     }
 
     /// The phases as JSON members (seconds since the fault, `null` where a log did not show it).
     package var json: [String: JSONValue] {
-        func value(_ seconds: Double?) -> JSONValue { seconds.map { .seconds($0) } ?? .null }
-        return [
-            "tokenLost": value(tokenLost), "membership": value(membership), "fenceRequested": value(fenceRequested),
-            "fenceConfirmed": value(fenceConfirmed), "scheduled": value(scheduled), "startIssued": value(startIssued),
-        ]
+        Dictionary(uniqueKeysWithValues: Self.fields.map { field in
+            (field.key, self[keyPath: field.value].map { JSONValue.seconds($0) } ?? .null)
+        })
     }
 }

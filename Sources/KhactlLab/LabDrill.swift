@@ -79,13 +79,9 @@ package struct DrillReport: Hashable, Sendable {
 
     /// Each phase's median over the rounds that show it.
     package var phaseMedians: [String: JSONValue] {
-        let phases: [(String, KeyPath<FailoverPhases, Double?>)] = [
-            ("tokenLost", \.tokenLost), ("membership", \.membership), ("fenceRequested", \.fenceRequested),
-            ("fenceConfirmed", \.fenceConfirmed), ("scheduled", \.scheduled), ("startIssued", \.startIssued),
-        ]
         var medians: [String: JSONValue] = [:]
-        for (name, path) in phases {
-            medians[name] = DrillReport.summary(rounds.compactMap { $0.phases[keyPath: path] }).map { .seconds($0.median) } ?? .null
+        for field in FailoverPhases.fields {
+            medians[field.key] = DrillReport.summary(rounds.compactMap { $0.phases[keyPath: field.value] }).map { .seconds($0.median) } ?? .null
         }
         return medians
     }
