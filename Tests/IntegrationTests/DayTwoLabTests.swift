@@ -23,21 +23,29 @@ struct DayTwoLabTests {
             try root.run(["lab", "exec", node, "--"] + argv)
         }
 
+        // The probes below throw a plain error instead of `#require`: `#require` records an issue even under
+        // `try?`, and `waitFor` polls them while a node is still booting (a failed poll is not a failure).
+
         func status() throws -> [String: Any] {
             let result = try inNode(["status", "--output", "json"])
-            try #require(result.status == 0, "status: \(result.stderr)")
-            return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            guard result.status == 0 else { throw TestSetupError("khactl status in node1: \(result.stderr)") }
+            return try present(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "status JSON: \(result.stdout)")
         }
 
         func holder() throws -> String {
-            let resources = try #require(try status()["resources"] as? [[String: Any]])
-            let vip = try #require(resources.first { $0["id"] as? String == "vip" })
-            return try #require((vip["nodes"] as? [String])?.first, "the VIP runs nowhere: \(vip)")
+            let resources = try present(try status()["resources"] as? [[String: Any]], "status without resources")
+            let vip = try present(resources.first { $0["id"] as? String == "vip" }, "no resource vip in \(resources)")
+            return try present((vip["nodes"] as? [String])?.first, "the VIP runs nowhere: \(vip)")
         }
 
         func node(_ name: String) throws -> [String: Any] {
-            let nodes = try #require(try status()["nodes"] as? [[String: Any]])
-            return try #require(nodes.first { $0["name"] as? String == name })
+            let nodes = try present(try status()["nodes"] as? [[String: Any]], "status without nodes")
+            return try present(nodes.first { $0["name"] as? String == name }, "no node \(name) in \(nodes)")
+        }
+
+        func present<T>(_ value: T?, _ message: @autoclosure () -> String) throws -> T {
+            guard let value else { throw TestSetupError(message()) }
+            return value
         }
 
         func epoch() throws -> Int {
