@@ -15,14 +15,18 @@ extension Lab {
     /// The spec `lab bootstrap --profile kubernetes-control-plane` writes: the lab's nodes with their
     /// BMCs, the lab's token, the Kubernetes profile on the default VIP with lab stand-ins for the API
     /// server (haproxy answering HTTPS /healthz) and the controllers (Dummy).
-    func profileSpec(_ state: LabState, vips: [String], quorumDevice: Bool = false) -> String {
+    func profileSpec(_ state: LabState, vips: [String], quorumDevice: Bool = false, timing: ClusterSpec.Timing? = nil) -> String {
         var lines = [
             "# Written by `khactl lab bootstrap` for lab \(state.name): its nodes, BMCs and timings.",
             "cluster:",
             "  name: \(state.name)",
             "  dc-deadtime: 2s   # the lab's nodes all start within a second",
-            "  totem: {token: \(state.token), consensus: \(state.consensus)}",
         ]
+        if let timing {
+            lines.append("  timing: \(timing.rawValue)   # token \(timing.token) ms, consensus \(timing.consensus) ms")
+        } else {
+            lines.append("  totem: {token: \(state.token), consensus: \(state.consensus)}")
+        }
         if quorumDevice {
             lines.append("  quorum-device: {host: \(LabNetwork.nodeAddress(Lab.witnessIndex)), algorithm: ffsplit}   # the lab's witness (corosync-qnetd)")
         }
@@ -139,7 +143,7 @@ extension Lab {
     /// cluster up with `pcs host auth` and `pcs cluster setup`.
     package func bootstrap(
         spec given: String?, vips: [String] = [LabNetwork.defaultVIP], via route: BootstrapCommand.Route = .direct, nodes count: Int? = nil,
-        quorumDevice: Bool = false, progress: @Sendable (String) -> Void
+        quorumDevice: Bool = false, timing: ClusterSpec.Timing? = nil, progress: @Sendable (String) -> Void
     ) async throws -> [(node: String, output: CommandOutput)] {
         try Lab.requireRoot()
         let all = try store.load()
@@ -164,7 +168,7 @@ extension Lab {
         if let given {
             specPath = URL(fileURLWithPath: given).path
         } else {
-            let text = profileSpec(state, vips: vips, quorumDevice: quorumDevice)
+            let text = profileSpec(state, vips: vips, quorumDevice: quorumDevice, timing: timing)
             if (try? String(contentsOfFile: writtenSpec, encoding: .utf8)) != text {
                 try text.write(toFile: writtenSpec, atomically: true, encoding: .utf8)
             }

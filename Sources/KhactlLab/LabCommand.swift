@@ -217,6 +217,7 @@ package struct LabSpecCommand: AsyncParsableCommand {
     @Option(help: "How many of the lab's nodes the spec has (default: all).") package var nodes: Int?
     @Option(help: "The VIPs of the profile (repeat for several).") package var vip: [String] = [LabNetwork.defaultVIP]
     @Flag(help: "With the lab's witness as quorum device.") package var quorumDevice = false
+    @Option(help: "A timing preset (default or fast) instead of the lab's token.") package var timing: ClusterSpec.Timing?
 
     package init() {}
 
@@ -228,7 +229,7 @@ package struct LabSpecCommand: AsyncParsableCommand {
                 guard (1...state.nodes.count).contains(nodes) else { throw LabError("--nodes must be 1 to \(state.nodes.count)") }
                 state.nodes = Array(state.nodes.prefix(nodes))
             }
-            return lab.profileSpec(state, vips: vip, quorumDevice: quorumDevice)
+            return lab.profileSpec(state, vips: vip, quorumDevice: quorumDevice, timing: timing)
         }
         print(text, terminator: "")
     }
@@ -326,11 +327,14 @@ package struct LabBootstrapCommand: AsyncParsableCommand {
     @Option(help: "Bootstrap only the first N nodes (the others stay bare, e.g. for `khactl node add`).") package var nodes: Int?
     @Flag(help: "A quorum device on the lab's witness (`lab up --witness`): khactl witness init there, then bootstrap with it.")
     package var quorumDevice = false
+    @Option(help: "With --profile: the spec's `cluster.timing` preset (default or fast) instead of the lab's token.")
+    package var timing: ClusterSpec.Timing?
 
     package init() {}
 
     package func validate() throws {
         if (profile == nil) == (file == nil) { throw ValidationError("give either --profile kubernetes-control-plane or -f SPEC") }
+        if timing != nil && file != nil { throw ValidationError("--timing goes with --profile (a spec given with -f has its own)") }
         if let nodes, nodes < 1 { throw ValidationError("--nodes must be at least 1") }
     }
 
@@ -338,7 +342,9 @@ package struct LabBootstrapCommand: AsyncParsableCommand {
         let lab = try self.lab.lab()
         let start = ContinuousClock.now
         let results = try await reportingErrors {
-            try await lab.bootstrap(spec: file, vips: vip, via: via, nodes: nodes, quorumDevice: quorumDevice) { print("lab \(lab.name): \($0)") }
+            try await lab.bootstrap(spec: file, vips: vip, via: via, nodes: nodes, quorumDevice: quorumDevice, timing: timing) {
+                print("lab \(lab.name): \($0)")
+            }
         }
         var failed: [String] = []
         for (node, output) in results {
@@ -451,3 +457,5 @@ package struct LabStandInUpgrade: ParsableCommand {
         print("stand-in API server: version \(version) from its next start")
     }
 }
+
+extension ClusterSpec.Timing: ExpressibleByArgument {}

@@ -226,8 +226,8 @@ struct BootstrapLabTests {
         return try toolOutput("nsenter", ["--net=/proc/\(holder)/ns/net", "curl", "-sk", "--max-time", "5", "https://198.18.0.100:7443/healthz"])
     }
 
-    static func check(_ root: LabTests.LabRoot, nodes: Int, via: String = "direct") throws {
-        let bootstrap = ["lab", "bootstrap", "--profile", "kubernetes-control-plane", "--via", via]
+    static func check(_ root: LabTests.LabRoot, nodes: Int, via: String = "direct", timing: String? = nil) throws {
+        let bootstrap = ["lab", "bootstrap", "--profile", "kubernetes-control-plane", "--via", via] + (timing.map { ["--timing", $0] } ?? [])
         let first = try root.run(bootstrap, timeout: 300)
         #expect(first.status == 0, "lab bootstrap: \(first.stdout.suffix(3000)) \(first.stderr)")
         if via == "pcsd" {
@@ -302,6 +302,29 @@ struct BootstrapLabTests {
                 #expect(drill["dualActiveSamples"] as? Int == 0, "\(mode): \(drill)")
                 let failover = drill["failover"] as? [String: Any]
                 #expect((failover?["max"] as? Double ?? 99) < 10, "\(mode): \(drill)")
+            }
+        }
+    }
+
+    @Test("timing fast on 3 bare controllers: token 250 with knet's heartbeat apart, no membership change while idle, drills in 3 modes without dual-active")
+    func fastTiming() throws {
+        try Self.withBareLab(3) { root in
+            try Self.check(root, nodes: 3, timing: "fast")
+            let config = try #require(Self.nodeFile(root, 1, "etc/corosync/corosync.conf"))
+            #expect(config.contains("    token: 250\n    consensus: 300\n"), "\(config)")
+            #expect(config.contains("        knet_ping_interval: 125\n        knet_ping_timeout: 500\n"), "\(config)")
+            let runtime = try root.run(["lab", "exec", "node1", "--", "corosync-cmapctl", "-g", "runtime.config.totem.interface.0.knet_ping_timeout"])
+            #expect(runtime.stdout == "runtime.config.totem.interface.0.knet_ping_timeout (u32) = 500\n", "\(runtime.stdout) \(runtime.stderr)")
+            // Idle for 20 s: with knet's default heartbeat (125 ms at this token) the lab lost a link every 9 s.
+            let log = "\(root.path)/lab/node1/var/log/corosync/corosync.log"
+            let before = try String(contentsOfFile: log, encoding: .utf8).components(separatedBy: "A processor failed").count
+            sleep(20)
+            #expect(try String(contentsOfFile: log, encoding: .utf8).components(separatedBy: "A processor failed").count == before)
+            for mode in ["crash", "partition", "isolate"] {
+                let drill = try root.json(["lab", "drill", "--rounds", "1", "--mode", mode, "--output", "json"])
+                #expect(drill["dualActiveSamples"] as? Int == 0, "\(mode): \(drill)")
+                let rounds = drill["details"] as? [[String: Any]] ?? []
+                #expect(rounds.count == 1 && rounds.allSatisfy { $0["newHolder"] as? String != $0["victim"] as? String }, "\(mode): \(drill)")
             }
         }
     }

@@ -45,8 +45,8 @@ struct BootstrapStepsTests {
 
         func remove() { try? FileManager.default.removeItem(atPath: folder) }
 
-        func deployment(quorumDevice: Bool = false, dcDeadtime: Bool = false) throws -> DeploymentSpec {
-            var text = "cluster:\n  name: k8s-cp\n"
+        func deployment(quorumDevice: Bool = false, dcDeadtime: Bool = false, extra: String = "") throws -> DeploymentSpec {
+            var text = "cluster:\n  name: k8s-cp\n" + extra
             if quorumDevice { text += "  quorum-device: {host: 198.18.0.10, algorithm: ffsplit}\n" }
             if dcDeadtime { text += "  dc-deadtime: 5s\n" }
             text += "  nodes:\n"
@@ -140,6 +140,73 @@ struct BootstrapStepsTests {
         #expect(runner.commands.first?.standardInput == Array("hc-Secret-1\n".utf8))
         #expect(runner.commands.allSatisfy { command in !command.arguments.contains { $0.contains("hc-Secret-1") } && command.environment.isEmpty })
         #expect(notes.changed.count == 2)
+    }
+
+    @Test("cluster.timing: fast is token 250, consensus 300 and knet's heartbeat apart from the token; totem overrides the preset's token")
+    func timingPreset() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let standard = try #require(try scratch.deployment().cluster)
+        #expect(standard.timing == .standard)
+        #expect(standard.token == 500 && standard.consensus == 600)
+        #expect(standard.corosyncConfig.knetHeartbeat == nil)
+        #expect(!standard.corosyncConfig.render().contains("interface"))
+
+        let fast = try #require(try scratch.deployment(extra: "  timing: fast\n").cluster)
+        #expect(fast.timing == .fast)
+        #expect(fast.token == 250 && fast.consensus == 300)
+        let totem = try #require(fast.corosyncConfig.render().split(separator: "\n\n").first)
+        #expect(totem == """
+            # Written by khactl. Changes are overwritten on the next bootstrap.
+            totem {
+                version: 2
+                cluster_name: k8s-cp
+                transport: knet
+                crypto_cipher: aes256
+                crypto_hash: sha256
+                token: 250
+                consensus: 300
+                token_coefficient: 0
+                interface {
+                    linknumber: 0
+                    knet_ping_interval: 125
+                    knet_ping_timeout: 500
+                }
+            }
+            """)
+
+        // A token of its own: consensus 1.2 × token, the preset's heartbeat kept.
+        let own = try #require(try scratch.deployment(extra: "  timing: fast\n  totem: {token: 400}\n").cluster)
+        #expect(own.token == 400 && own.consensus == 480, "\(own.token) \(own.consensus)")
+        #expect(own.corosyncConfig.knetHeartbeat == CorosyncConfig.KnetHeartbeat(interval: 125, timeout: 500))
+        #expect(try scratch.deployment(extra: "  timing: default\n").cluster?.timing == .standard)
+    }
+
+    @Test("cluster.timing: an unknown preset is refused with the preset names")
+    func timingUnknown() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        do {
+            _ = try scratch.deployment(extra: "  timing: faster\n")
+            Issue.record("timing: faster was accepted")
+        } catch {
+            #expect("\(error)".hasSuffix(":3:11: cluster.timing: 'faster' is not a timing preset (default or fast)"), "\(error)")
+        }
+    }
+
+    @Test("the pcsd route with timing fast: pcs cluster setup gets knet's heartbeat as link options")
+    func pcsdRouteFast() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        var options = scratch.options()
+        options.pcsdPasswordFile = "\(scratch.folder)/hacluster.pw"
+        try FileManager.default.removeItem(atPath: options.paths.authkey)
+        let runner = ScriptedRunner()
+        let deployment = try scratch.deployment(extra: "  timing: fast\n")
+        let bootstrap = try Bootstrap(deployment: deployment, options: options, runner: runner, host: Self.nothingRuns)
+        try await bootstrap.installKeys(node: try bootstrap.localNode(), note: Notes().note)
+        #expect(runner.lines.last == "pcs cluster setup k8s-cp cp1 addr=198.18.0.11 cp2 addr=198.18.0.12 transport knet "
+            + "link linknumber=0 ping_interval=125 ping_timeout=500 totem token=250 consensus=300 token_coefficient=0 --enable --start --wait=180")
     }
 
     @Test("corosync.conf: written with mode 0644, unchanged on a re-run; a running corosync's other file is refused without --reload")

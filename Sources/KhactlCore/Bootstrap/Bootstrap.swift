@@ -439,9 +439,13 @@ package struct Bootstrap: Sendable {
         auth += ["-u", "hacluster"]
         var setup = ["cluster", "setup", cluster.name]
         for member in cluster.nodes { setup += [member.name] + member.addresses.map { "addr=\($0)" } }
-        setup += [
-            "transport", "knet", "totem", "token=\(cluster.token)", "consensus=\(cluster.consensus)", "token_coefficient=0",
-        ]
+        setup += ["transport", "knet"]
+        if let heartbeat = cluster.timing.knetHeartbeat {
+            for link in 0..<(cluster.nodes.map(\.addresses.count).max() ?? 1) {
+                setup += ["link", "linknumber=\(link)", "ping_interval=\(heartbeat.interval)", "ping_timeout=\(heartbeat.timeout)"]
+            }
+        }
+        setup += ["totem", "token=\(cluster.token)", "consensus=\(cluster.consensus)", "token_coefficient=0"]
         if host.systemd { setup += ["--enable", "--start", "--wait=\(Int(options.timeout.components.seconds))"] }
         let hostAuth = Command("pcs", auth, standardInput: Array((password + "\n").utf8), timeout: .seconds(120))
         let clusterSetup = Command("pcs", setup, timeout: .seconds(300))

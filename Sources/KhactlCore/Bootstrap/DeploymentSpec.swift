@@ -42,18 +42,40 @@ package struct ClusterSpec: Hashable, Sendable {
     package var dcDeadtime: String?
     /// A quorum device (corosync-qdevice talking to corosync-qnetd on a witness host), if any.
     package var quorumDevice: CorosyncConfig.QuorumDevice?
+    /// The timing preset (`cluster.timing`).
+    package var timing = Timing.standard
 
     /// khactl's default totem timings (see README, "Timings"): a lost controller is out of the membership
     /// about 1.1 s after it fails, where corosync's own default (token 3000 ms) takes 3.6 s.
     package static let defaultToken = 500
     package static let defaultConsensus = 600
 
+    /// `cluster.timing`: how fast a lost controller is declared dead (Docs/benchmarks.md, "Timing presets").
+    package enum Timing: String, Hashable, Sendable, CaseIterable {
+        /// token 500 ms, consensus 600 ms, knet's own link heartbeat (a link is dead after 250 ms without a pong).
+        case standard = "default"
+        /// token 250 ms, consensus 300 ms: the lost controller is out of the membership about 0.5 s after it
+        /// fails. knet's link heartbeat is set apart from the token (a pong every 125 ms, a link dead after 500 ms):
+        /// with its default (half a token, 125 ms) one late pong declares a healthy link dead and costs a
+        /// membership change; measured in the lab as one every 9 s. A node's death is still seen by the token.
+        case fast
+
+        /// The preset's `totem.token`, ms.
+        package var token: Int { self == .fast ? 250 : ClusterSpec.defaultToken }
+        /// The preset's `totem.consensus`, ms, for its own token.
+        package var consensus: Int { self == .fast ? 300 : ClusterSpec.defaultConsensus }
+        /// The preset's knet link heartbeat; nil is corosync's default.
+        package var knetHeartbeat: CorosyncConfig.KnetHeartbeat? {
+            self == .fast ? CorosyncConfig.KnetHeartbeat(interval: 125, timeout: 500) : nil
+        }
+    }
+
     /// The corosync configuration every node gets.
     package var corosyncConfig: CorosyncConfig {
         CorosyncConfig(
             clusterName: name,
             nodes: nodes.map { CorosyncConfig.Node(name: $0.name, nodeID: $0.nodeID, addresses: $0.addresses) },
-            token: token, consensus: consensus, tokenCoefficient: 0, quorumDevice: quorumDevice)
+            token: token, consensus: consensus, tokenCoefficient: 0, quorumDevice: quorumDevice, knetHeartbeat: timing.knetHeartbeat)
     }
 }
 
@@ -184,12 +206,13 @@ struct SectionReader {
     // MARK: - cluster
 
     mutating func cluster(_ node: YAMLNode) -> ClusterSpec? {
-        guard let entries = entries(node, "cluster", allowed: ["name", "nodes", "totem", "dc-deadtime", "quorum-device"]) else { return nil }
+        guard let entries = entries(node, "cluster", allowed: ["name", "nodes", "totem", "timing", "dc-deadtime", "quorum-device"]) else { return nil }
         var quorumDevice: CorosyncConfig.QuorumDevice?
         var name: String?
         var nodes: [ClusterSpec.Node] = []
-        var token = ClusterSpec.defaultToken
+        var givenToken: Int?
         var consensus: Int?
+        var timing = ClusterSpec.Timing.standard
         var dcDeadtime: String?
         var nodesNode: YAMLNode?
         for (key, value) in entries {
@@ -215,8 +238,17 @@ struct SectionReader {
             case "totem":
                 guard let totem = self.entries(value, "cluster.totem", allowed: ["token", "consensus"]) else { continue }
                 for (k, v) in totem {
-                    if k == "token", let t = integer(v, "cluster.totem.token", 100...60_000) { token = t }
+                    if k == "token", let t = integer(v, "cluster.totem.token", 100...60_000) { givenToken = t }
                     if k == "consensus", let c = integer(v, "cluster.totem.consensus", 120...120_000) { consensus = c }
+                }
+            case "timing":
+                if let text = string(value, "cluster.timing") {
+                    if let preset = ClusterSpec.Timing(rawValue: text) {
+                        timing = preset
+                    } else {
+                        let names = ClusterSpec.Timing.allCases.map(\.rawValue).joined(separator: " or ")
+                        issue(value, "cluster.timing", "'\(text)' is not a timing preset (\(names))")
+                    }
                 }
             case "quorum-device":
                 quorumDevice = self.quorumDevice(value)
@@ -237,7 +269,9 @@ struct SectionReader {
         if nodesNode != nil && nodes.isEmpty && nodesNode?.sequence?.isEmpty == true {
             issue(nodesNode, "cluster.nodes", "a cluster needs at least one node")
         }
-        let resolvedConsensus = consensus ?? (token == ClusterSpec.defaultToken ? ClusterSpec.defaultConsensus : token * 12 / 10)
+        // totem.token and totem.consensus override the preset's; a token of its own gets 1.2 × token.
+        let token = givenToken ?? timing.token
+        let resolvedConsensus = consensus ?? (token == timing.token ? timing.consensus : token * 12 / 10)
         if resolvedConsensus * 10 < token * 12 {
             issue(node, "cluster.totem.consensus", "consensus \(resolvedConsensus) ms must be at least 1.2 × token (\(token * 12 / 10) ms), as corosync requires")
         }
@@ -266,7 +300,9 @@ struct SectionReader {
         if let quorumDevice, nodes.flatMap(\.addresses).contains(quorumDevice.host) {
             issue(node, "cluster.quorum-device.host", "\(quorumDevice.host) is a node's address; the witness must be another host")
         }
-        return ClusterSpec(name: name, nodes: nodes, token: token, consensus: resolvedConsensus, dcDeadtime: dcDeadtime, quorumDevice: quorumDevice)
+        return ClusterSpec(
+            name: name, nodes: nodes, token: token, consensus: resolvedConsensus, dcDeadtime: dcDeadtime, quorumDevice: quorumDevice,
+            timing: timing)
     }
 
     /// `quorum-device: {host: ADDRESS, algorithm: ffsplit|lms, port: 5403}`.

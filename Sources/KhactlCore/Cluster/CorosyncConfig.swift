@@ -60,6 +60,19 @@ package struct CorosyncConfig: Hashable, Sendable {
     /// `totem.token_coefficient`: corosync adds this much token per node beyond two (default 650 ms);
     /// khactl sets 0 so that the token it documents is the token in force.
     package var tokenCoefficient: Int
+    /// knet's link heartbeat, for every link. nil leaves corosync's default (timeout token / 2, interval
+    /// token / 4), which declares a link dead, and drops what is sent on it, after half a token without a pong.
+    package var knetHeartbeat: KnetHeartbeat?
+
+    /// `knet_ping_interval` and `knet_ping_timeout` of a link's `interface` block, in ms.
+    package struct KnetHeartbeat: Hashable, Sendable {
+        package var interval: Int
+        package var timeout: Int
+        package init(interval: Int, timeout: Int) {
+            self.interval = interval
+            self.timeout = timeout
+        }
+    }
     /// `totem.crypto_cipher`.
     package var cipher = "aes256"
     /// `totem.crypto_hash`.
@@ -74,7 +87,7 @@ package struct CorosyncConfig: Hashable, Sendable {
     /// Creates a configuration.
     package init(
         clusterName: String, nodes: [Node], token: Int = 1000, consensus: Int? = nil, tokenCoefficient: Int = 0,
-        quorumDevice: QuorumDevice? = nil
+        quorumDevice: QuorumDevice? = nil, knetHeartbeat: KnetHeartbeat? = nil
     ) {
         self.clusterName = clusterName
         self.nodes = nodes
@@ -82,6 +95,7 @@ package struct CorosyncConfig: Hashable, Sendable {
         self.consensus = consensus
         self.tokenCoefficient = tokenCoefficient
         self.quorumDevice = quorumDevice
+        self.knetHeartbeat = knetHeartbeat
     }
 
     /// `quorum.two_node`: set for pairs without a quorum device, so one node keeps quorum when its peer dies
@@ -102,6 +116,15 @@ package struct CorosyncConfig: Hashable, Sendable {
         lines.append("    token: \(token)")
         if let consensus { lines.append("    consensus: \(consensus)") }
         lines.append("    token_coefficient: \(tokenCoefficient)")
+        if let knetHeartbeat {
+            let links = nodes.map(\.addresses.count).max() ?? 1
+            for link in 0..<max(links, 1) {
+                lines += [
+                    "    interface {", "        linknumber: \(link)", "        knet_ping_interval: \(knetHeartbeat.interval)",
+                    "        knet_ping_timeout: \(knetHeartbeat.timeout)", "    }",
+                ]
+            }
+        }
         lines.append("}")
         lines.append("")
         lines.append("nodelist {")
