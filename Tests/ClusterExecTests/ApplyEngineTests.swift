@@ -250,9 +250,13 @@ struct ApplyEngineTests {
               - {id: d, agent: "ocf:pacemaker:Dummy"}
               - {id: e, agent: "systemd:kube-apiserver"}
             """)
-        let missing = AgentCheck.missing(in: configuration)
-        #expect(missing.count == 3, "\(missing)")
-        #expect(missing.first?.hasPrefix("primitive 'a': agent ocf:heartbeat:NoSuchAgent is not installed here") == true)
+        let missing = AgentCheck.missing(in: configuration, environment: ["PATH": "/opt/elsewhere/bin"])
+        #expect(missing == [
+            "primitive 'a': agent ocf:heartbeat:NoSuchAgent is not installed here (no executable /usr/lib/ocf/resource.d/heartbeat/NoSuchAgent)",
+            "primitive 'b': agent lsb:no-such-script is not installed here (no executable /etc/init.d/no-such-script)",
+            // Where pacemaker-fenced looks, not the caller's PATH.
+            "primitive 'c': agent stonith:fence_nosuch is not installed here (no executable /usr/sbin/fence_nosuch)",
+        ])
     }
 }
 

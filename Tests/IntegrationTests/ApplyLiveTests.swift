@@ -126,6 +126,50 @@ struct ApplyLiveTests {
             "routes differ:\n\(cibRouteConfiguration)\n---\n\(pcsRouteConfiguration)")
     }
 
+    @Test("a CIB file made for other hosts: agents missing here refuse plan and apply, --no-agent-check plans and applies it; only with --cib-file")
+    func noAgentCheck() throws {
+        let cib = try CIBFile()
+        defer { cib.remove() }
+        let spec = cib.folder.appendingPathComponent("spec.yaml").path
+        try """
+            resources:
+              - {id: fence-elsewhere, agent: "stonith:fence_elsewhere", params: {ip: 198.18.0.211}}
+              - {id: app, agent: "ocf:vendor:NotHere"}
+            """.write(toFile: spec, atomically: true, encoding: .utf8)
+        let before = cib.text
+        let refused = try runKhactl(["plan", "-f", spec, "--cib-file", cib.path])
+        #expect(refused.status == 1)
+        #expect(refused.stderr == """
+            error: primitive 'fence-elsewhere': agent stonith:fence_elsewhere is not installed here (no executable /usr/sbin/fence_elsewhere)
+            error: primitive 'app': agent ocf:vendor:NotHere is not installed here (no executable /usr/lib/ocf/resource.d/vendor/NotHere)
+            2 agents missing; nothing was read or written
+
+            """, "\(refused.stderr)")
+        let plan = try runKhactl(["plan", "-f", spec, "--cib-file", cib.path, "--no-agent-check"])
+        #expect(plan.status == 2, "\(plan.stdout) \(plan.stderr)")
+        #expect(plan.stdout.contains("+ add primitive fence-elsewhere") && plan.stdout.contains("+ add primitive app"), "\(plan.stdout)")
+        #expect(cib.text == before)
+        let apply = try runKhactl(["apply", "-f", spec, "--cib-file", cib.path, "--no-agent-check"])
+        #expect(apply.status == 0, "\(apply.stderr)")
+        let resources = try toolOutput("cibadmin", ["--query", "--scope", "resources"], environment: ["CIB_file": cib.path])
+        #expect(canonicalXML(resources) == canonicalXML("""
+            <resources>
+              <primitive id="fence-elsewhere" class="stonith" type="fence_elsewhere">
+                <instance_attributes id="fence-elsewhere-instance_attributes">
+                  <nvpair id="fence-elsewhere-instance_attributes-ip" name="ip" value="198.18.0.211"/>
+                </instance_attributes>
+                <operations><op name="monitor" interval="60s" id="fence-elsewhere-monitor-interval-60s"/></operations>
+              </primitive>
+              <primitive id="app" class="ocf" provider="vendor" type="NotHere">
+                <operations><op name="monitor" interval="60s" id="app-monitor-interval-60s"/></operations>
+              </primitive>
+            </resources>
+            """), "\(resources)")
+        let live = try runKhactl(["plan", "-f", spec, "--no-agent-check"])
+        #expect(live.status == 64)
+        #expect(live.stderr.contains("Error: --no-agent-check goes with --cib-file (a live cluster runs its agents here)"), "\(live.stderr)")
+    }
+
     @Test("an apply killed with SIGKILL at random moments leaves the CIB as before or as the spec, never in between (20 runs)")
     func killedApplies() throws {
         let node = try LiveNode()

@@ -18,7 +18,16 @@ package struct PlanArguments: ParsableArguments {
     @Flag(name: .long, help: "Take over objects of the spec that exist but were not made by khactl.")
     package var adopt = false
 
+    @Flag(name: .long, help: "Do not check that the spec's ocf, lsb and stonith agents are installed here (only with --cib-file: a CIB made for other hosts).")
+    package var noAgentCheck = false
+
     package init() {}
+
+    package func validate() throws {
+        if noAgentCheck && cibFile == nil {
+            throw ValidationError("--no-agent-check goes with --cib-file (a live cluster runs its agents here)")
+        }
+    }
 
     /// The spec, validated; every problem is printed and the command fails before anything is read or written.
     func validatedConfiguration() throws -> Configuration {
@@ -37,7 +46,7 @@ package struct PlanArguments: ParsableArguments {
             printError("\(errors.count) problem\(errors.count == 1 ? "" : "s") in \(file); nothing was read or written")
             throw ExitCode(1)
         }
-        let missing = AgentCheck.missing(in: spec.configuration)
+        let missing = noAgentCheck ? [] : AgentCheck.missing(in: spec.configuration)
         if !missing.isEmpty {
             for line in missing { printError("error: \(line)") }
             printError("\(missing.count) agent\(missing.count == 1 ? "" : "s") missing; nothing was read or written")
