@@ -119,35 +119,24 @@ public enum Validator {
         return ["", "ms", "msec", "us", "usec", "s", "sec", "m", "min", "h", "hr"].contains(unit)
     }
 
+    /// An ISO 8601 duration as Pacemaker 2.1 reads it (`iso8601 --duration`): `P`, then whole numbers each with
+    /// a designator Y, M, W, D, H or S, in any order, `T` anywhere (M after it is minutes, before it months);
+    /// `PT` is zero. Stricter ISO 8601 (order, one `T`, `PT10S` for seconds) is not required: `P10S` is 10 s.
     static func isISO8601Duration(_ text: String) -> Bool {
         var rest = Substring(text.dropFirst())  // "P"
-        var inTime = false
-        var sawComponent = false
-        var allowedDate: [Character] = ["Y", "M", "W", "D"]
-        var allowedTime: [Character] = ["H", "M", "S"]
-        while !rest.isEmpty {
-            if rest.first == "T" {
-                guard !inTime else { return false }
-                inTime = true
+        guard !rest.isEmpty else { return false }
+        while let first = rest.first {
+            if first == "T" {
                 rest = rest.dropFirst()
-                guard !rest.isEmpty else { return false }
                 continue
             }
-            let number = rest.prefix { ($0.isASCII && $0.isNumber) || $0 == "." }
-            guard !number.isEmpty, number.filter({ $0 == "." }).count <= 1, number.first != "." else { return false }
+            let number = rest.prefix { $0.isASCII && $0.isNumber }
+            guard !number.isEmpty else { return false }
             rest = rest.dropFirst(number.count)
-            guard let designator = rest.first else { return false }
+            guard let designator = rest.first, "YMWDHS".contains(designator) else { return false }
             rest = rest.dropFirst()
-            if inTime {
-                guard let i = allowedTime.firstIndex(of: designator) else { return false }
-                allowedTime.removeFirst(i + 1)
-            } else {
-                guard let i = allowedDate.firstIndex(of: designator) else { return false }
-                allowedDate.removeFirst(i + 1)
-            }
-            sawComponent = true
         }
-        return sawComponent
+        return true
     }
 
     /// The address family of `text` (4 or 6), or nil if it is not an IP address.
