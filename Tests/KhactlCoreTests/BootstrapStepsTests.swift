@@ -121,8 +121,8 @@ struct BootstrapStepsTests {
         #expect(notes.unchanged == ["corosync running (systemd)", "corosync-qdevice running (systemd)", "pacemaker running (systemd)"])
     }
 
-    @Test("the pcsd route on systemd: pcs host auth with the password on stdin only, cluster setup with --enable --start --wait")
-    func pcsdRoute() async throws {
+    /// The pcsd route's key step on cp1 of the pair spec (plus `extra` cluster lines): the commands it ran.
+    func pcsdInstallKeys(extra: String = "", notes: Notes = Notes()) async throws -> ScriptedRunner {
         let scratch = try Scratch()
         defer { scratch.remove() }
         var options = scratch.options()
@@ -130,9 +130,16 @@ struct BootstrapStepsTests {
         // pcs makes the authkey on this route.
         try FileManager.default.removeItem(atPath: options.paths.authkey)
         let runner = ScriptedRunner()
-        let bootstrap = try Bootstrap(deployment: try scratch.deployment(), options: options, runner: runner, host: Self.nothingRuns)
-        let notes = Notes()
+        let deployment = try scratch.deployment(extra: extra)
+        let bootstrap = try Bootstrap(deployment: deployment, options: options, runner: runner, host: Self.nothingRuns)
         try await bootstrap.installKeys(node: try bootstrap.localNode(), note: notes.note)
+        return runner
+    }
+
+    @Test("the pcsd route on systemd: pcs host auth with the password on stdin only, cluster setup with --enable --start --wait")
+    func pcsdRoute() async throws {
+        let notes = Notes()
+        let runner = try await pcsdInstallKeys(notes: notes)
         #expect(runner.lines == [
             "pcs host auth cp1 addr=198.18.0.11 cp2 addr=198.18.0.12 -u hacluster",
             "pcs cluster setup k8s-cp cp1 addr=198.18.0.11 cp2 addr=198.18.0.12 transport knet totem token=500 consensus=600 token_coefficient=0 --enable --start --wait=180",
@@ -196,15 +203,7 @@ struct BootstrapStepsTests {
 
     @Test("the pcsd route with timing fast: pcs cluster setup gets knet's heartbeat as link options")
     func pcsdRouteFast() async throws {
-        let scratch = try Scratch()
-        defer { scratch.remove() }
-        var options = scratch.options()
-        options.pcsdPasswordFile = "\(scratch.folder)/hacluster.pw"
-        try FileManager.default.removeItem(atPath: options.paths.authkey)
-        let runner = ScriptedRunner()
-        let deployment = try scratch.deployment(extra: "  timing: fast\n")
-        let bootstrap = try Bootstrap(deployment: deployment, options: options, runner: runner, host: Self.nothingRuns)
-        try await bootstrap.installKeys(node: try bootstrap.localNode(), note: Notes().note)
+        let runner = try await pcsdInstallKeys(extra: "  timing: fast\n")
         #expect(runner.lines.last == "pcs cluster setup k8s-cp cp1 addr=198.18.0.11 cp2 addr=198.18.0.12 transport knet "
             + "link linknumber=0 ping_interval=125 ping_timeout=500 totem token=250 consensus=300 token_coefficient=0 --enable --start --wait=180")
     }
