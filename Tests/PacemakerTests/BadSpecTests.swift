@@ -235,9 +235,10 @@ let badSpecs: [BadSpec] = [
         ]),
     BadSpec(
         name: "bad ISO 8601 duration",
-        yaml: "resources:\n  - {id: x, agent: \"lsb:x\", operations: [{name: monitor, interval: PT}]}\n",
+        // A number without its designator (Pacemaker refuses it too; a bare `PT` is zero to Pacemaker).
+        yaml: "resources:\n  - {id: x, agent: \"lsb:x\", operations: [{name: monitor, interval: PT10}]}\n",
         expected: [
-            "bad.yaml:2:42: op 'x-monitor-interval-PT': interval 'PT' is not a duration (like 10s, 1m, 500ms or PT10S)"
+            "bad.yaml:2:42: op 'x-monitor-interval-PT10': interval 'PT10' is not a duration (like 10s, 1m, 500ms or PT10S)"
         ]),
     BadSpec(
         name: "op defaults timeout", yaml: "defaults:\n  operations: {timeout: soon}\n",
