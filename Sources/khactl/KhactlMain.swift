@@ -16,6 +16,12 @@ struct Khactl: AsyncParsableCommand {
 struct KhactlMain {
     static func main() async {
         // Run by Pacemaker as an alert agent (`khactl alert install`): no arguments, CRM_alert_* set.
+        // Run by Pacemaker as the fence agent `fence_khactl` (`khactl fence-agent install` links it).
+        if URL(fileURLWithPath: CommandLine.arguments[0]).lastPathComponent == RedfishFenceAgent.name {
+            exit(await RedfishFenceAgent.main(arguments: Array(CommandLine.arguments.dropFirst())) {
+                String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            })
+        }
         let environment = ProcessInfo.processInfo.environment
         if CommandLine.arguments.count == 1, environment[PacemakerAlert.kindVariable] != nil {
             exit(PacemakerAlert.forward(environment: environment))

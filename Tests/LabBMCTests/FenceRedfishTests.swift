@@ -67,21 +67,40 @@ final class FencedBMC: @unchecked Sendable {
         try? FileManager.default.removeItem(at: scratch)
     }
 
-    /// fence_redfish with options on the command line, the way an operator tests a device.
-    func fenceCommandLine(_ action: String) async throws -> CommandResult {
+    /// khactl's compiled agent: the built khactl, run through a link named fence_khactl (as `khactl fence-agent
+    /// install` makes in /usr/sbin).
+    static var fenceKhactl: String {
+        get throws {
+            let link = FileManager.default.temporaryDirectory.appendingPathComponent("khactl-fence-agent/fence_khactl").path
+            let binary = productsDirectory.appendingPathComponent("khactl").path
+            if (try? FileManager.default.destinationOfSymbolicLink(atPath: link)) != binary {
+                try FileManager.default.createDirectory(
+                    atPath: (link as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try? FileManager.default.removeItem(atPath: link)
+                try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: binary)
+            }
+            return link
+        }
+    }
+
+    /// The agent (fence_redfish, or fence_khactl) with options on the command line, the way an operator tests a
+    /// device.
+    func fenceCommandLine(_ action: String, agent: String = FencedBMC.fenceRedfish) async throws -> CommandResult {
         // fence_redfish has no --password-file; --password-script is the file-based way (run by its shell).
         try await offPool { [self] in try runTool(
-            Self.fenceRedfish,
+            agent,
             [
                 "--ip=127.0.0.1", "--ipport=\(tlsPort)", "--username=\(Self.username)",
                 "--password-script=/bin/cat \(passwordFile)", "--ssl-insecure", "--action=\(action)",
             ]) }
     }
 
-    /// fence_redfish with options on stdin, the way Pacemaker's fencer runs it.
-    func fenceAsPacemaker(_ action: String, password: String = FencedBMC.password) async throws -> CommandResult {
+    /// The agent with options on stdin, the way Pacemaker's fencer runs it.
+    func fenceAsPacemaker(
+        _ action: String, password: String = FencedBMC.password, agent: String = FencedBMC.fenceRedfish
+    ) async throws -> CommandResult {
         try await offPool { [self] in try runTool(
-            Self.fenceRedfish, [],
+            agent, [],
             stdin: """
                 action=\(action)
                 ip=127.0.0.1
@@ -107,59 +126,70 @@ func withFencedBMC<T>(power: any PowerControl, _ body: (FencedBMC) async throws 
     }
 }
 
-@Suite("Lab BMC: the stock fence_redfish through haproxy TLS", .serialized)
+/// The agent named `name` (`fence_redfish` or `fence_khactl`).
+func fenceAgent(_ name: String) throws -> String {
+    name == "fence_khactl" ? try FencedBMC.fenceKhactl : FencedBMC.fenceRedfish
+}
+
+@Suite("Lab BMC: fence_redfish and khactl's fence_khactl against its HTTPS", .serialized)
 struct FenceRedfishTests {
-    @Test("status, off, on and reboot through fence_redfish reach the power control")
-    func fenceActions() async throws {
+    /// Both agents must give the same outputs, exit statuses and power calls: fence_khactl replaces fence_redfish by
+    /// changing only a device's type.
+    @Test("status, off, on and reboot reach the power control, the same through both agents", arguments: ["fence_redfish", "fence_khactl"])
+    func fenceActions(agentName: String) async throws {
         let power = RecordingPowerControl()
+        let agent = try fenceAgent(agentName)
         try await withFencedBMC(power: power) { lab in
-            let status = try await lab.fenceCommandLine("status")
+            func fenceCommandLine(_ action: String) async throws -> CommandResult { try await lab.fenceCommandLine(action, agent: agent) }
+            func fenceAsPacemaker(_ action: String) async throws -> CommandResult { try await lab.fenceAsPacemaker(action, agent: agent) }
+            let status = try await fenceCommandLine("status")
             #expect(status.status == 0, "stdout: \(status.stdout) stderr: \(status.stderr)")
             #expect(status.stdout.contains("Status: ON"))
             #expect(power.calls.isEmpty)
 
-            let off = try await lab.fenceAsPacemaker("off")
+            let off = try await fenceAsPacemaker("off")
             #expect(off.status == 0, "stdout: \(off.stdout) stderr: \(off.stderr)")
             #expect(off.stdout.contains("Success: Powered OFF"))
             #expect(power.calls == [.powerOff])
             #expect(lab.log.lines.contains("reset requested: ResetType=ForceOff"))
 
             // fence-agents report status OFF with exit status 2 (fencing.py's fence_action).
-            let offStatus = try await lab.fenceCommandLine("status")
+            let offStatus = try await fenceCommandLine("status")
             #expect(offStatus.status == 2, "stdout: \(offStatus.stdout) stderr: \(offStatus.stderr)")
             #expect(offStatus.stdout.contains("Status: OFF"))
 
-            let offAgain = try await lab.fenceAsPacemaker("off")
+            let offAgain = try await fenceAsPacemaker("off")
             #expect(offAgain.status == 0)
             #expect(offAgain.stdout.contains("Success: Already OFF"))
             #expect(power.calls == [.powerOff])
 
-            let on = try await lab.fenceAsPacemaker("on")
+            let on = try await fenceAsPacemaker("on")
             #expect(on.status == 0, "stdout: \(on.stdout) stderr: \(on.stderr)")
             #expect(on.stdout.contains("Success: Powered ON"))
             #expect(power.calls == [.powerOff, .powerOn])
             #expect(lab.log.lines.contains("reset requested: ResetType=On"))
-            #expect(try await lab.fenceCommandLine("status").stdout.contains("Status: ON"))
+            #expect(try await fenceCommandLine("status").stdout.contains("Status: ON"))
 
             // fence_redfish reboots as ForceOff, poll until Off, On, poll until On; it only sends
             // ForceRestart for its diag action's cycle method, never for reboot.
-            let reboot = try await lab.fenceAsPacemaker("reboot")
+            let reboot = try await fenceAsPacemaker("reboot")
             #expect(reboot.status == 0, "stdout: \(reboot.stdout) stderr: \(reboot.stderr)")
             #expect(reboot.stdout.contains("Success: Rebooted"))
             #expect(power.calls == [.powerOff, .powerOn, .powerOff, .powerOn])
             #expect(power.power == .on)
 
-            let monitor = try await lab.fenceAsPacemaker("monitor")
+            let monitor = try await fenceAsPacemaker("monitor")
             #expect(monitor.status == 0, "stdout: \(monitor.stdout) stderr: \(monitor.stderr)")
         }
     }
 
-    @Test("a wrong password makes fence_redfish fail without any power change")
-    func wrongPassword() async throws {
+    @Test("a wrong password makes either agent fail without any power change", arguments: ["fence_redfish", "fence_khactl"])
+    func wrongPassword(agentName: String) async throws {
         let power = RecordingPowerControl()
+        let agent = try fenceAgent(agentName)
         try await withFencedBMC(power: power) { lab in
             for action in ["status", "off", "reboot"] {
-                let result = try await lab.fenceAsPacemaker(action, password: "not-it")
+                let result = try await lab.fenceAsPacemaker(action, password: "not-it", agent: agent)
                 #expect(result.status != 0, "\(action) stdout: \(result.stdout) stderr: \(result.stderr)")
                 #expect(!result.stdout.contains("Success"))
             }

@@ -11,7 +11,7 @@ package enum Product {
     /// The product's commands, in the order `khactl --help` lists them.
     package static let commands: [any ParsableCommand.Type] = [
         BootstrapCommand.self, PlanCommand.self, ApplyCommand.self, NodeCommand.self, MaintenanceCommand.self, ResourceCommand.self,
-        UpgradeCommand.self, WitnessCommand.self, AlertCommand.self, Members.self, Watch.self, Status.self, SpecCommand.self,
+        UpgradeCommand.self, WitnessCommand.self, FenceAgentCommand.self, AlertCommand.self, Members.self, Watch.self, Status.self, SpecCommand.self,
         Export.self, Keygen.self,
     ]
 }
