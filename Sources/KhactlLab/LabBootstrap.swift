@@ -1,8 +1,15 @@
+import ArgumentParser
 import Pacemaker
 import KhactlCore
 import LabBMC
 import ClusterExec
 import Foundation
+
+/// The fence agent of the lab's profile spec: fence-agents' `fence_redfish`, or khactl's compiled `fence_khactl`.
+package enum LabFenceAgent: String, Sendable, CaseIterable, ExpressibleByArgument {
+    case fenceRedfish = "fence_redfish"
+    case fenceKhactl = "fence_khactl"
+}
 
 /// `khactl lab bootstrap`: `khactl bootstrap` on every node of a bare lab, at once, from a spec of the
 /// lab's nodes, addresses and BMCs, with a stand-in for kube-apiserver.
@@ -15,7 +22,10 @@ extension Lab {
     /// The spec `lab bootstrap --profile kubernetes-control-plane` writes: the lab's nodes with their
     /// BMCs, the lab's token, the Kubernetes profile on the default VIP with lab stand-ins for the API
     /// server (haproxy answering HTTPS /healthz) and the controllers (Dummy).
-    func profileSpec(_ state: LabState, vips: [String], quorumDevice: Bool = false, timing: ClusterSpec.Timing? = nil) -> String {
+    func profileSpec(
+        _ state: LabState, vips: [String], quorumDevice: Bool = false, timing: ClusterSpec.Timing? = nil,
+        fenceAgent: LabFenceAgent = .fenceRedfish
+    ) -> String {
         var lines = [
             "# Written by `khactl lab bootstrap` for lab \(state.name): its nodes, BMCs and timings.",
             "cluster:",
@@ -35,7 +45,7 @@ extension Lab {
         ]
         for node in state.nodes {
             lines.append(
-                "    - {name: \(node.name), addresses: [\(node.address)], fence: {agent: fence_redfish, ip: \(node.bmcAddress), ipport: \"443\", "
+                "    - {name: \(node.name), addresses: [\(node.address)], fence: {agent: \(fenceAgent.rawValue), ip: \(node.bmcAddress), ipport: \"443\", "
                     + "username: admin, password-file: \(Lab.nodePasswordFile), ssl_insecure: \"1\", power_wait: \"0\"}}")
         }
         lines += [
@@ -143,7 +153,8 @@ extension Lab {
     /// cluster up with `pcs host auth` and `pcs cluster setup`.
     package func bootstrap(
         spec given: String?, vips: [String] = [LabNetwork.defaultVIP], via route: BootstrapCommand.Route = .direct, nodes count: Int? = nil,
-        quorumDevice: Bool = false, timing: ClusterSpec.Timing? = nil, progress: @Sendable (String) -> Void
+        quorumDevice: Bool = false, timing: ClusterSpec.Timing? = nil, fenceAgent: LabFenceAgent = .fenceRedfish,
+        progress: @Sendable (String) -> Void
     ) async throws -> [(node: String, output: CommandOutput)] {
         try Lab.requireRoot()
         let all = try store.load()
@@ -168,7 +179,12 @@ extension Lab {
         if let given {
             specPath = URL(fileURLWithPath: given).path
         } else {
-            let text = profileSpec(state, vips: vips, quorumDevice: quorumDevice, timing: timing)
+            let text = profileSpec(state, vips: vips, quorumDevice: quorumDevice, timing: timing, fenceAgent: fenceAgent)
+            if fenceAgent == .fenceKhactl {
+                // The nodes share the host's /usr/sbin, where an operator runs `khactl fence-agent install` on each.
+                let changed = try FenceAgentLink.install(binary: Lab.executable, directory: FenceAgentLink.defaultDirectory)
+                progress("fence agent: \(FenceAgentLink.defaultDirectory)/\(RedfishFenceAgent.name) -> \(Lab.executable)\(changed ? "" : " (already)")")
+            }
             if (try? String(contentsOfFile: writtenSpec, encoding: .utf8)) != text {
                 try text.write(toFile: writtenSpec, atomically: true, encoding: .utf8)
             }

@@ -218,6 +218,7 @@ package struct LabSpecCommand: AsyncParsableCommand {
     @Option(help: "The VIPs of the profile (repeat for several).") package var vip: [String] = [LabNetwork.defaultVIP]
     @Flag(help: "With the lab's witness as quorum device.") package var quorumDevice = false
     @Option(help: "A timing preset (default or fast) instead of the lab's token.") package var timing: ClusterSpec.Timing?
+    @Option(help: "The nodes' fence agent: fence_redfish or fence_khactl.") package var fenceAgent: LabFenceAgent = .fenceRedfish
 
     package init() {}
 
@@ -229,7 +230,7 @@ package struct LabSpecCommand: AsyncParsableCommand {
                 guard (1...state.nodes.count).contains(nodes) else { throw LabError("--nodes must be 1 to \(state.nodes.count)") }
                 state.nodes = Array(state.nodes.prefix(nodes))
             }
-            return lab.profileSpec(state, vips: vip, quorumDevice: quorumDevice, timing: timing)
+            return lab.profileSpec(state, vips: vip, quorumDevice: quorumDevice, timing: timing, fenceAgent: fenceAgent)
         }
         print(text, terminator: "")
     }
@@ -329,12 +330,15 @@ package struct LabBootstrapCommand: AsyncParsableCommand {
     package var quorumDevice = false
     @Option(help: "With --profile: the spec's `cluster.timing` preset (default or fast) instead of the lab's token.")
     package var timing: ClusterSpec.Timing?
+    @Option(help: "With --profile: the nodes' fence agent, fence_redfish or fence_khactl (linked in /usr/sbin by `khactl fence-agent install`).")
+    package var fenceAgent: LabFenceAgent?
 
     package init() {}
 
     package func validate() throws {
         if (profile == nil) == (file == nil) { throw ValidationError("give either --profile kubernetes-control-plane or -f SPEC") }
         if timing != nil && file != nil { throw ValidationError("--timing goes with --profile (a spec given with -f has its own)") }
+        if fenceAgent != nil && file != nil { throw ValidationError("--fence-agent goes with --profile (a spec given with -f has its own)") }
         if let nodes, nodes < 1 { throw ValidationError("--nodes must be at least 1") }
     }
 
@@ -342,7 +346,10 @@ package struct LabBootstrapCommand: AsyncParsableCommand {
         let lab = try self.lab.lab()
         let start = ContinuousClock.now
         let results = try await reportingErrors {
-            try await lab.bootstrap(spec: file, vips: vip, via: via, nodes: nodes, quorumDevice: quorumDevice, timing: timing) {
+            try await lab.bootstrap(
+                spec: file, vips: vip, via: via, nodes: nodes, quorumDevice: quorumDevice, timing: timing,
+                fenceAgent: fenceAgent ?? .fenceRedfish
+            ) {
                 print("lab \(lab.name): \($0)")
             }
         }

@@ -226,8 +226,11 @@ struct BootstrapLabTests {
         return try toolOutput("nsenter", ["--net=/proc/\(holder)/ns/net", "curl", "-sk", "--max-time", "5", "https://198.18.0.100:7443/healthz"])
     }
 
-    static func check(_ root: LabTests.LabRoot, nodes: Int, via: String = "direct", timing: String? = nil) throws {
+    static func check(
+        _ root: LabTests.LabRoot, nodes: Int, via: String = "direct", timing: String? = nil, fenceAgent: String? = nil
+    ) throws {
         let bootstrap = ["lab", "bootstrap", "--profile", "kubernetes-control-plane", "--via", via] + (timing.map { ["--timing", $0] } ?? [])
+            + (fenceAgent.map { ["--fence-agent", $0] } ?? [])
         let first = try root.run(bootstrap, timeout: 300)
         #expect(first.status == 0, "lab bootstrap: \(first.stdout.suffix(3000)) \(first.stderr)")
         if via == "pcsd" {
@@ -309,7 +312,11 @@ struct BootstrapLabTests {
     @Test("timing fast on 3 bare controllers: token 250 with knet's heartbeat apart, no membership change while idle, drills in 3 modes without dual-active")
     func fastTiming() throws {
         try Self.withBareLab(3) { root in
-            try Self.check(root, nodes: 3, timing: "fast")
+            // With khactl's compiled fence agent, the fast preset's companion (Docs/benchmarks.md).
+            try Self.check(root, nodes: 3, timing: "fast", fenceAgent: "fence_khactl")
+            let devices = try root.run(["lab", "exec", "node1", "--", "cibadmin", "--query", "--xpath", "//primitive[@class='stonith']"])
+            let types = devices.stdout.components(separatedBy: "type=\"").dropFirst().map { $0.prefix { $0 != "\"" } }
+            #expect(types == ["fence_khactl", "fence_khactl", "fence_khactl"], "\(devices.stdout)")
             let config = try #require(Self.nodeFile(root, 1, "etc/corosync/corosync.conf"))
             #expect(config.contains("    token: 250\n    consensus: 300\n"), "\(config)")
             #expect(config.contains("        knet_ping_interval: 125\n        knet_ping_timeout: 500\n"), "\(config)")
@@ -325,6 +332,9 @@ struct BootstrapLabTests {
                 #expect(drill["dualActiveSamples"] as? Int == 0, "\(mode): \(drill)")
                 let rounds = drill["details"] as? [[String: Any]] ?? []
                 #expect(rounds.count == 1 && rounds.allSatisfy { $0["newHolder"] as? String != $0["victim"] as? String }, "\(mode): \(drill)")
+                // The victim was fenced (through fence_khactl: the only devices) before the VIP moved.
+                let phases = rounds.first?["phases"] as? [String: Any] ?? [:]
+                #expect(phases["fenceConfirmed"] is Double, "\(mode): \(drill)")
             }
         }
     }
