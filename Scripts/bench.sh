@@ -6,7 +6,7 @@
 # start-up; lab up / down for 3 nodes (3 times each); failover drills, client-observed with dual-active
 # sampling, of the lab's example (an IPaddr2 VIP and a cloned haproxy, token 1000 ms) and of the Kubernetes
 # profile on 3 bare controllers made a cluster by khactl bootstrap (its default token, 500 ms, and the fast
-# timing preset, token 250 ms); khactl watch
+# timing preset, token 250 ms, with fence_redfish and with the compiled fence_khactl, and each agent's own time); khactl watch
 # against a minimal C libcpg/libquorum watcher on the survivors of crash drills, with a second copy of the C
 # watcher as the control (extra latency and its noise floor, idle RSS and CPU); day-2 operations on the
 # profile's lab measured from the lab client (standby of the VIP's holder by khactl and by pcs, a rolling
@@ -82,6 +82,7 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 ups=()
 downs=()
 drills=()
+agents=()
 if part lab; then
 for _ in 1 2 3; do
     start=$(now); "$khactl" lab up --name bench --nodes 3 >/dev/null; ups+=("$(elapsed "$start" "$(now)")")
@@ -124,17 +125,30 @@ for device in none qdevice; do
 done
 fi
 # The same profile with `cluster.timing: fast` (token 250 ms, knet's heartbeat apart from it), in a lab of its own
-# (before the default one is up, so each runs alone).
+# (before the default one is up, so each runs alone): once with fence_redfish, once with khactl's compiled agent
+# fence_khactl; in each, the agent's own time for `status` against a BMC (10 runs inside node1).
+agent_time() {
+    "$khactl" lab exec --name bench-fast node1 -- bash -c '
+        for i in 1 2 3 4 5 6 7 8 9 10; do
+            s=$(date +%s%N)
+            printf "action=status\nip=198.18.0.212\nipport=443\nusername=admin\npassword_script=cat /etc/khactl/bmc-password\nssl_insecure=1\n" | '"$1"' >/dev/null
+            echo $(( ($(date +%s%N) - s) / 1000000 ))
+        done'
+}
 if part profile; then
-    "$khactl" lab up --name bench-fast --nodes 3 --bare >/dev/null
-    "$khactl" lab bootstrap --name bench-fast --profile kubernetes-control-plane --timing fast >/dev/null
-    "$khactl" lab exec --name bench-fast node1 -- crm_resource --wait --timeout=120s >/dev/null
-    for mode in crash partition isolate; do
-        n=$rounds
-        [ "$mode" != crash ] && n=$(( rounds < 3 ? rounds : 3 ))
-        drills+=("profile-fast $mode $("$khactl" lab drill --name bench-fast --rounds "$n" --mode "$mode" --output json)")
+    for agent in fence_redfish fence_khactl; do
+        label=profile-fast; [ "$agent" = fence_khactl ] && label=profile-fast-khactl
+        "$khactl" lab up --name bench-fast --nodes 3 --bare >/dev/null
+        "$khactl" lab bootstrap --name bench-fast --profile kubernetes-control-plane --timing fast --fence-agent "$agent" >/dev/null
+        "$khactl" lab exec --name bench-fast node1 -- crm_resource --wait --timeout=120s >/dev/null
+        agents+=("$agent $(agent_time "$agent" | tr '\n' ' ')")
+        for mode in crash partition isolate; do
+            n=$rounds
+            [ "$mode" != crash ] && n=$(( rounds < 3 ? rounds : 3 ))
+            drills+=("$label $mode $("$khactl" lab drill --name bench-fast --rounds "$n" --mode "$mode" --output json)")
+        done
+        "$khactl" lab down --name bench-fast >/dev/null
     done
-    "$khactl" lab down --name bench-fast >/dev/null
 fi
 # The Kubernetes profile as khactl bootstrap makes it, with its default timings (token 500 ms).
 latency="$KHACTL_LAB_ROOT/latency"
@@ -246,7 +260,7 @@ def row(text, key, target=""):
     if s:
         print(f"{text:<52} {s['min']:>8.2f} {s['median']:>8.2f} {s['max']:>8.2f}   {target}")
 n = report["rounds"]
-target = {"profile": "max <= 2.3, max - median <= 0.4", "profile-fast": "median <= 1.2"}.get(label, "") if mode == "crash" else ""
+target = {"profile": "max <= 2.3, max - median <= 0.4", "profile-fast-khactl": "median <= 1.2"}.get(label, "") if mode == "crash" else ""
 row(f"{label} {mode} x{n}: VIP answers ping (s)", "failover", target)
 row(f"{label} {mode} x{n}: VIP answers TCP :7443 (s)", "tcp")
 row(f"{label} {mode} x{n}: corosync membership (s)", "membership")
@@ -269,6 +283,21 @@ if label.startswith("pair"):
     print(f"{label + ' ' + mode + ': rounds with one node left on':<52} {sum(1 for x in left if x == 1):>8}   of {len(left)}")
 PY
 done
+
+if [ ${#agents[@]} -gt 0 ]; then
+python3 - "${agents[@]}" <<'PY'
+import statistics, sys
+medians = {}
+print(f"\n{'fence agent, status against the lab BMC, x10':<52} {'min':>8} {'median':>8} {'max':>8}")
+for line in sys.argv[1:]:
+    agent, *ms = line.split()
+    values = sorted(int(x) / 1000 for x in ms)
+    medians[agent] = statistics.median(values)
+    print(f"{agent + ' (s)':<52} {values[0]:>8.3f} {medians[agent]:>8.3f} {values[-1]:>8.3f}")
+if len(medians) == 2:
+    print(f"{'fence_redfish / fence_khactl (median)':<52} {medians['fence_redfish'] / medians['fence_khactl']:>8.1f}x")
+PY
+fi
 
 if [ -s "$day2" ]; then
 python3 - "$day2" <<'PY'
