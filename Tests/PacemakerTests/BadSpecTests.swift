@@ -34,7 +34,7 @@ let badSpecs: [BadSpec] = [
     BadSpec(
         name: "unknown top-level key", yaml: "resource: []\n",
         expected: [
-            "bad.yaml:1:1: resource: unknown key 'resource' (expected one of: alerts, constraints, defaults, fencing-topology, nodes, properties, resources)"
+            "bad.yaml:1:1: resource: unknown key 'resource' (expected one of: alerts, constraints, defaults, fencing-topology, nodes, properties, resources, xml)"
         ]),
     BadSpec(
         name: "top level is a list", yaml: "- a\n- b\n",
@@ -57,7 +57,7 @@ let badSpecs: [BadSpec] = [
     BadSpec(
         name: "misspelt resource key", yaml: "resources:\n  - {id: x, agent: \"lsb:x\", parms: {a: b}}\n",
         expected: [
-            "bad.yaml:2:29: resources[0].parms: unknown key 'parms' (expected one of: agent, clone, default-monitor, description, id, meta, operations, params, utilization)"
+            "bad.yaml:2:29: resources[0].parms: unknown key 'parms' (expected one of: agent, clone, default-monitor, description, id, meta, operations, operations-id, params, utilization)"
         ]),
     BadSpec(
         name: "ocf agent without provider", yaml: "resources:\n  - {id: x, agent: \"ocf:Dummy\"}\n",
@@ -70,8 +70,9 @@ let badSpecs: [BadSpec] = [
             "bad.yaml:2:20: resources[0].agent: 'Dummy' is not an agent (expected standard:provider:type for ocf, standard:type otherwise)"
         ]),
     BadSpec(
-        name: "params is a list", yaml: "resources:\n  - {id: x, agent: \"lsb:x\", params: [a]}\n",
-        expected: ["bad.yaml:2:37: resources[0].params: expected a mapping, found a list"]),
+        // A list is several attribute sets; each must be a mapping.
+        name: "params is a list of scalars", yaml: "resources:\n  - {id: x, agent: \"lsb:x\", params: [a]}\n",
+        expected: ["bad.yaml:2:38: resources[0].params[0]: expected a mapping, found a scalar"]),
     BadSpec(
         name: "param without value", yaml: "resources:\n  - id: x\n    agent: lsb:x\n    params:\n      a:\n",
         expected: ["bad.yaml:5:9: resources[0].params.a: has no value"]),
@@ -267,7 +268,7 @@ let badSpecs: [BadSpec] = [
         expected: ["bad.yaml:2:5: primitive 'vip': parameter cidr_netmask '129' is not a prefix length (0 to 128)"]),
     BadSpec(
         name: "IPaddr2 without ip", yaml: "resources:\n  - {id: vip, agent: \"ocf:heartbeat:IPaddr2\"}\n",
-        expected: ["bad.yaml:2:5: primitive 'vip': parameter 'ip' is required by ocf:heartbeat:IPaddr2"]),
+        expected: ["bad.yaml:2:5: primitive 'vip': parameter 'ip' is required by ocf:heartbeat:IPaddr2 (it will fail to start)"]),
     BadSpec(
         name: "interleave on a primitive",
         yaml: "resources:\n  - {id: x, agent: \"lsb:x\", meta: {interleave: \"true\"}}\n",

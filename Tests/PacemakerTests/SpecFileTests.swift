@@ -33,7 +33,7 @@ struct SpecFileTests {
     func jsonError() {
         #expect(
             messages(for: "{\"resources\": [{\"id\": \"x\", \"agnt\": \"lsb:x\"}]}") == [
-                "bad.yaml:1:28: resources[0].agnt: unknown key 'agnt' (expected one of: agent, clone, default-monitor, description, id, meta, operations, params, utilization)",
+                "bad.yaml:1:28: resources[0].agnt: unknown key 'agnt' (expected one of: agent, clone, default-monitor, description, id, meta, operations, operations-id, params, utilization)",
                 "bad.yaml:1:16: resources[0]: missing required key 'agent'",
             ])
     }

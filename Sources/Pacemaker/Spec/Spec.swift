@@ -201,10 +201,11 @@ struct SpecCompiler {
     var defaultAlertIDs = 0
 
     static let topKeys: Set<String> = [
-        "properties", "defaults", "nodes", "resources", "constraints", "alerts", "fencing-topology",
+        "properties", "defaults", "nodes", "resources", "constraints", "alerts", "fencing-topology", "xml",
     ]
     static let primitiveKeys: Set<String> = [
-        "id", "agent", "description", "params", "meta", "utilization", "operations", "clone", "default-monitor",
+        "id", "agent", "description", "params", "meta", "utilization", "operations", "operations-id", "clone",
+        "default-monitor",
     ]
     static let groupKeys: Set<String> = ["group", "description", "resources", "meta", "params", "clone"]
     static let cloneKeys: Set<String> = ["clone", "resource", "description", "meta", "params"]
@@ -224,18 +225,31 @@ struct SpecCompiler {
             switch key {
             case "properties":
                 locations["properties"] = reader.location(value)
-                let pairs = reader.pairs(value, key)
-                if !pairs.isEmpty { config.properties = [AttributeSet(nvpairs: pairs)] }
+                config.properties = orderedSet(value, key)
             case "defaults":
                 guard let d = reader.mapping(value, key, allowed: ["resources", "operations"]) else { continue }
                 for (k, _, v) in d {
-                    let set = [AttributeSet(nvpairs: reader.pairs(v, "defaults.\(k)"))]
+                    let set = orderedSet(v, "defaults.\(k)")
                     locations[k == "resources" ? "rsc_defaults" : "op_defaults"] = reader.location(v)
                     if k == "resources" { config.resourceDefaults = set } else { config.operationDefaults = set }
                 }
             case "nodes":
-                config.nodes = (reader.sequence(value, key) ?? []).enumerated().compactMap {
-                    node($1, "nodes[\($0)]")
+                for (i, item) in (reader.sequence(value, key) ?? []).enumerated() {
+                    if let verbatim = verbatimItem(item, "nodes[\(i)]") {
+                        if let verbatim { config.opaqueNodes.append(verbatim) }
+                    } else if let n = node(item, "nodes[\(i)]") {
+                        config.nodes.append(n)
+                    }
+                }
+            case "xml":
+                // Sections of the configuration the spec does not type (acls, tags, ...), verbatim.
+                for (i, item) in (reader.sequence(value, key) ?? []).enumerated() {
+                    guard let text = reader.string(item, "xml[\(i)]") else { continue }
+                    do {
+                        config.otherSections.append(try OpaqueXML(xml: text))
+                    } catch {
+                        reader.issue(item, "xml[\(i)]", "not one well-formed XML element")
+                    }
                 }
             case "resources":
                 for (i, item) in (reader.sequence(value, key) ?? []).enumerated() {
@@ -270,19 +284,95 @@ struct SpecCompiler {
 
     // MARK: - Resources
 
-    mutating func sortedSet(_ node: YNode?, _ path: String) -> [AttributeSet] {
+    /// An object's attribute sets of one kind. A mapping is one set with khactl's (pcs's) ids; a list is several
+    /// sets, each `{id?, score?, pairs}` (pairs a mapping, or a list of `{name, value?, id?}` for ids off the
+    /// convention or a name given twice) or `{xml: "<...>"}`, a set kept verbatim (one with rules, say).
+    mutating func attributeSets(_ node: YNode?, _ path: String, sorted: Bool) -> [AttributeSet] {
         guard let node else { return [] }
-        let pairs = reader.pairs(node, path)
-        // pcs sorts resource options and meta attributes by name when it writes them.
-        return pairs.isEmpty ? [] : [AttributeSet(nvpairs: pairs.sorted { $0.name < $1.name })]
+        guard let items = node.sequence else {
+            let pairs = reader.pairs(node, path)
+            // pcs sorts resource options and meta attributes by name when it writes them.
+            return pairs.isEmpty ? [] : [AttributeSet(nvpairs: sorted ? pairs.sorted { $0.name < $1.name } : pairs)]
+        }
+        var sets: [AttributeSet] = []
+        for (i, item) in items.enumerated() {
+            let itemPath = "\(path)[\(i)]"
+            guard let entries = reader.mapping(item, itemPath, allowed: ["id", "score", "pairs", "xml"]) else { continue }
+            if let (_, _, xmlNode) = entries.first(where: { $0.0 == "xml" }) {
+                if entries.count > 1 {
+                    reader.issue(item, itemPath, "a set given as xml has no other keys")
+                    continue
+                }
+                guard let text = reader.string(xmlNode, SpecReader.join(itemPath, "xml")) else { continue }
+                do {
+                    sets.append(AttributeSet(verbatim: try OpaqueXML(xml: text)))
+                } catch {
+                    reader.issue(xmlNode, SpecReader.join(itemPath, "xml"), "not one well-formed XML element")
+                }
+                continue
+            }
+            var set = AttributeSet()
+            for (key, _, value) in entries {
+                let sub = SpecReader.join(itemPath, key)
+                switch key {
+                case "id": set.id = reader.string(value, sub)
+                case "score": set.score = reader.string(value, sub)
+                case "pairs": set.nvpairs = pairList(value, sub)
+                default: break
+                }
+            }
+            sets.append(set)
+        }
+        return sets
+    }
+
+    /// A set's pairs: a mapping, or a list of `{name, value?, id?}`.
+    mutating func pairList(_ node: YNode, _ path: String) -> [NVPair] {
+        guard let items = node.sequence else { return reader.pairs(node, path) }
+        var pairs: [NVPair] = []
+        for (i, item) in items.enumerated() {
+            let itemPath = "\(path)[\(i)]"
+            guard let entries = reader.mapping(item, itemPath, allowed: ["name", "value", "id"]) else { continue }
+            guard reader.require(["name"], in: entries, node: item, itemPath) else { continue }
+            var pair = NVPair(name: "", value: nil)
+            for (key, _, value) in entries {
+                let sub = SpecReader.join(itemPath, key)
+                switch key {
+                case "name": pair.name = reader.string(value, sub) ?? ""
+                case "value": pair.value = reader.string(value, sub)
+                case "id": pair.id = reader.string(value, sub)
+                default: break
+                }
+            }
+            pairs.append(pair)
+        }
+        return pairs
+    }
+
+    mutating func sortedSet(_ node: YNode?, _ path: String) -> [AttributeSet] {
+        attributeSets(node, path, sorted: true)
     }
 
     mutating func orderedSet(_ node: YNode, _ path: String) -> [AttributeSet] {
-        let pairs = reader.pairs(node, path)
-        return pairs.isEmpty ? [] : [AttributeSet(nvpairs: pairs)]
+        attributeSets(node, path, sorted: false)
+    }
+
+    /// An item given as `{xml: "<element .../>"}`, kept verbatim: `.none` when the item is not one, `.some(nil)`
+    /// (with an issue) when its XML is bad.
+    mutating func verbatimItem(_ node: YNode, _ path: String) -> OpaqueXML?? {
+        guard let mapping = node.mapping, mapping.count == 1, let value = mapping["xml"] else { return .none }
+        let sub = SpecReader.join(path, "xml")
+        guard let text = reader.string(value, sub) else { return .some(nil) }
+        do {
+            return .some(try OpaqueXML(xml: text))
+        } catch {
+            reader.issue(value, sub, "not one well-formed XML element")
+            return .some(nil)
+        }
     }
 
     mutating func resource(_ node: YNode, _ path: String, topLevel: Bool) -> Resource? {
+        if let verbatim = verbatimItem(node, path) { return verbatim.map { .opaque($0) } }
         guard let probe = node.mapping else {
             reader.issue(node, path, "expected a mapping, found \(reader.kind(node))")
             return nil
@@ -313,6 +403,7 @@ struct SpecCompiler {
                         "'\(text)' is not an agent (expected standard:provider:type for ocf, standard:type otherwise)")
                 }
             case "description": p.description = reader.string(value, sub)
+            case "operations-id": p.operationsID = reader.string(value, sub)
             case "params": p.instanceAttributes = sortedSet(value, sub)
             case "meta": p.metaAttributes = sortedSet(value, sub)
             case "utilization": p.utilization = sortedSet(value, sub)
@@ -347,6 +438,9 @@ struct SpecCompiler {
     }
 
     mutating func operation(_ node: YNode, _ path: String) -> Operation? {
+        if let verbatim = verbatimItem(node, path) {
+            return verbatim.map { Operation(id: $0.id, name: "", interval: "", verbatim: $0) }
+        }
         guard let entries = reader.mapping(node, path, allowed: Self.operationKeys) else { return nil }
         guard reader.require(["name"], in: entries, node: node, path) else { return nil }
         var op = Operation(name: "", interval: "0s")
@@ -374,11 +468,14 @@ struct SpecCompiler {
             switch key {
             case "id": clone.id = reader.string(value, sub) ?? clone.id
             case "description": clone.description = reader.string(value, sub)
+            // The clone's sets in the list form, when they are more than one set with pcs's ids.
+            case "meta" where value.sequence != nil: clone.metaAttributes = attributeSets(value, sub, sorted: false)
+            case "params" where value.sequence != nil: clone.instanceAttributes = attributeSets(value, sub, sorted: false)
             default:
                 if let text = reader.string(value, sub) { meta.append(NVPair(name: key, value: text)) }
             }
         }
-        if !meta.isEmpty { clone.metaAttributes = [AttributeSet(nvpairs: meta.sorted { $0.name < $1.name })] }
+        if !meta.isEmpty { clone.metaAttributes += [AttributeSet(nvpairs: meta.sorted { $0.name < $1.name })] }
         locations["clone '\(clone.id)'"] = reader.location(node)
         return .clone(clone)
     }
@@ -492,19 +589,31 @@ struct SpecCompiler {
     // MARK: - Constraints
 
     static let orderKeys: Set<String> = [
-        "id", "first", "then", "first-action", "then-action", "kind", "symmetrical", "sets",
+        "id", "first", "then", "first-action", "then-action", "kind", "symmetrical", "sets", "pcs-defaults",
     ]
     static let colocationKeys: Set<String> = [
         "id", "resource", "with", "score", "resource-role", "with-role", "node-attribute", "influence", "sets",
+        "pcs-defaults",
     ]
     static let locationKeys: Set<String> = [
         "id", "resource", "resource-pattern", "node", "score", "role", "resource-discovery", "rules", "sets",
+        "pcs-defaults",
     ]
     static let setKeys: Set<String> = [
         "id", "resources", "sequential", "require-all", "ordered", "ordering", "action", "role", "kind", "score",
     ]
 
+    /// `pcs-defaults: false`: the constraint gets none of what pcs would add (its CIB left them out).
+    mutating func pcsDefaultsFlag(_ text: String, _ node: YNode, _ path: String) -> Bool {
+        guard CIBBoolean.isBoolean(text) else {
+            reader.issue(node, path, "'\(text)' is not a boolean (true or false)")
+            return true
+        }
+        return CIBBoolean.isTrue(text)
+    }
+
     mutating func constraint(_ node: YNode, _ path: String) -> Constraint? {
+        if let verbatim = verbatimItem(node, path) { return verbatim.map { .opaque($0) } }
         let keyCount = node.mapping?.count ?? 0
         guard let entries = reader.mapping(node, path, allowed: ["order", "colocation", "location"]) else {
             return nil
@@ -521,6 +630,7 @@ struct SpecCompiler {
         case "order":
             guard let e = reader.mapping(value, sub, allowed: Self.orderKeys) else { return nil }
             var c = OrderConstraint()
+            var pcsDefaults = true
             for (key, _, v) in e {
                 let p = SpecReader.join(sub, key)
                 if key == "sets" {
@@ -529,6 +639,7 @@ struct SpecCompiler {
                 }
                 guard let text = reader.string(v, p) else { continue }
                 switch key {
+                case "pcs-defaults": pcsDefaults = pcsDefaultsFlag(text, v, p)
                 case "id": c.id = text
                 case "first": c.first = text
                 case "then": c.then = text
@@ -547,13 +658,16 @@ struct SpecCompiler {
             if c.sets.isEmpty {
                 // pcs writes both actions, defaulting to start.
                 guard reader.require(["first", "then"], in: e, node: value, sub) else { return nil }
-                c.firstAction = c.firstAction ?? "start"
-                c.thenAction = c.thenAction ?? "start"
+                if pcsDefaults {
+                    c.firstAction = c.firstAction ?? "start"
+                    c.thenAction = c.thenAction ?? "start"
+                }
             }
             return .order(c)
         case "colocation":
             guard let e = reader.mapping(value, sub, allowed: Self.colocationKeys) else { return nil }
             var c = ColocationConstraint()
+            var pcsDefaults = true
             for (key, _, v) in e {
                 let p = SpecReader.join(sub, key)
                 if key == "sets" {
@@ -568,6 +682,7 @@ struct SpecCompiler {
                 case "score": c.score = text
                 case "resource-role": c.resourceRole = text
                 case "with-role": c.withRole = text
+                case "pcs-defaults": pcsDefaults = pcsDefaultsFlag(text, v, p)
                 default: c.otherAttributes.append(NVPair(name: key, value: text))
                 }
             }
@@ -575,8 +690,8 @@ struct SpecCompiler {
                 guard reader.require(["resource", "with"], in: e, node: value, sub) else { return nil }
             }
             // pcs always writes a score; with a role on one side it writes Started on the other.
-            c.score = c.score ?? "INFINITY"
-            if c.resourceRole != nil || c.withRole != nil {
+            if pcsDefaults { c.score = c.score ?? "INFINITY" }
+            if pcsDefaults, c.resourceRole != nil || c.withRole != nil {
                 c.resourceRole = c.resourceRole ?? "Started"
                 c.withRole = c.withRole ?? "Started"
             }
@@ -584,6 +699,7 @@ struct SpecCompiler {
         default:
             guard let e = reader.mapping(value, sub, allowed: Self.locationKeys) else { return nil }
             var c = LocationConstraint()
+            var pcsDefaults = true
             for (key, _, v) in e {
                 let p = SpecReader.join(sub, key)
                 if key == "sets" {
@@ -601,6 +717,7 @@ struct SpecCompiler {
                 case "resource-pattern": c.resourcePattern = text
                 case "node": c.node = text
                 case "score": c.score = text
+                case "pcs-defaults": pcsDefaults = pcsDefaultsFlag(text, v, p)
                 default: c.otherAttributes.append(NVPair(name: key, value: text))
                 }
             }
@@ -610,7 +727,7 @@ struct SpecCompiler {
             }
             if !e.contains(where: { $0.0 == "rules" }) {
                 guard reader.require(["node"], in: e, node: value, sub) else { return nil }
-                c.score = c.score ?? "INFINITY"
+                if pcsDefaults { c.score = c.score ?? "INFINITY" }
             }
             return .location(c)
         }
@@ -704,6 +821,9 @@ struct SpecCompiler {
     }
 
     mutating func alert(_ node: YNode, _ path: String) -> Alert? {
+        if let verbatim = verbatimItem(node, path) {
+            return verbatim.map { Alert(id: $0.id ?? "", path: "", verbatim: $0) }
+        }
         let keys: Set<String> = ["id", "path", "description", "select", "options", "meta", "recipients"]
         guard let e = reader.mapping(node, path, allowed: keys) else { return nil }
         guard reader.require(["path"], in: e, node: node, path) else { return nil }
@@ -752,6 +872,9 @@ struct SpecCompiler {
     }
 
     mutating func fencingLevel(_ node: YNode, _ path: String) -> FencingLevel? {
+        if let verbatim = verbatimItem(node, path) {
+            return verbatim.map { FencingLevel(id: $0.id, index: "", target: nil, devices: [], verbatim: $0) }
+        }
         guard let e = reader.mapping(node, path, allowed: ["id", "target", "index", "devices"]) else { return nil }
         guard reader.require(["target", "index", "devices"], in: e, node: node, path) else { return nil }
         var level = FencingLevel(index: "", target: nil, devices: [])

@@ -12,7 +12,7 @@ public enum SpecSchema {
           "type": "object",
           "additionalProperties": false,
           "properties": {
-            "properties": {"$ref": "#/$defs/pairs", "description": "Cluster properties (cib-bootstrap-options)."},
+            "properties": {"$ref": "#/$defs/pairs", "description": "Cluster properties (cib-bootstrap-options, or several cluster_property_sets as a list)."},
             "defaults": {
               "type": "object",
               "additionalProperties": false,
@@ -21,15 +21,66 @@ public enum SpecSchema {
                 "operations": {"$ref": "#/$defs/pairs", "description": "Operation defaults (op_defaults)."}
               }
             },
-            "nodes": {"type": "array", "items": {"$ref": "#/$defs/node"}},
+            "nodes": {"type": "array", "items": {"anyOf": [{"$ref": "#/$defs/node"}, {"$ref": "#/$defs/xml"}]}},
             "resources": {"type": "array", "items": {"$ref": "#/$defs/resource"}},
-            "constraints": {"type": "array", "items": {"$ref": "#/$defs/constraint"}},
-            "alerts": {"type": "array", "items": {"$ref": "#/$defs/alert"}},
-            "fencing-topology": {"type": "array", "items": {"$ref": "#/$defs/fencingLevel"}}
+            "constraints": {"type": "array", "items": {"anyOf": [{"$ref": "#/$defs/constraint"}, {"$ref": "#/$defs/xml"}]}},
+            "alerts": {"type": "array", "items": {"anyOf": [{"$ref": "#/$defs/alert"}, {"$ref": "#/$defs/xml"}]}},
+            "fencing-topology": {"type": "array", "items": {"anyOf": [{"$ref": "#/$defs/fencingLevel"}, {"$ref": "#/$defs/xml"}]}},
+            "xml": {"type": "array", "items": {"type": "string"}, "description": "Sections of the configuration the spec does not type (acls, tags, ...), verbatim."}
           },
           "$defs": {
+            "xml": {
+              "type": "object",
+              "additionalProperties": false,
+              "required": ["xml"],
+              "properties": {"xml": {"type": "string", "description": "One element of the CIB, kept verbatim (what the spec's keys cannot spell)."}}
+            },
             "scalar": {"type": ["string", "number", "boolean"]},
-            "pairs": {"type": "object", "additionalProperties": {"$ref": "#/$defs/scalar"}},
+            "pairMap": {"type": "object", "additionalProperties": {"$ref": "#/$defs/scalar"}},
+            "pairs": {
+              "description": "One attribute set with pcs's ids (a mapping), or a list of sets with their ids, scores and pairs, or kept verbatim as xml.",
+              "oneOf": [
+                {"$ref": "#/$defs/pairMap"},
+                {"type": "array", "items": {"$ref": "#/$defs/attributeSet"}}
+              ]
+            },
+            "attributeSet": {
+              "oneOf": [
+                {
+                  "type": "object",
+                  "additionalProperties": false,
+                  "required": ["pairs"],
+                  "properties": {
+                    "id": {"$ref": "#/$defs/scalar"},
+                    "score": {"$ref": "#/$defs/scalar"},
+                    "pairs": {
+                      "oneOf": [
+                        {"$ref": "#/$defs/pairMap"},
+                        {
+                          "type": "array",
+                          "items": {
+                            "type": "object",
+                            "additionalProperties": false,
+                            "required": ["name"],
+                            "properties": {
+                              "name": {"$ref": "#/$defs/scalar"},
+                              "value": {"$ref": "#/$defs/scalar"},
+                              "id": {"$ref": "#/$defs/scalar"}
+                            }
+                          }
+                        }
+                      ]
+                    }
+                  }
+                },
+                {
+                  "type": "object",
+                  "additionalProperties": false,
+                  "required": ["xml"],
+                  "properties": {"xml": {"type": "string", "description": "The set's XML element, kept verbatim (e.g. a set with rules)."}}
+                }
+              ]
+            },
             "names": {"type": "array", "items": {"$ref": "#/$defs/scalar"}},
             "node": {
               "type": "object",
@@ -65,7 +116,12 @@ public enum SpecSchema {
             "cloneOptions": {
               "type": "object",
               "description": "Makes the resource a clone. id defaults to <resource>-clone; every other key is a clone meta attribute.",
-              "properties": {"id": {"$ref": "#/$defs/scalar"}, "description": {"$ref": "#/$defs/scalar"}},
+              "properties": {
+                "id": {"$ref": "#/$defs/scalar"},
+                "description": {"$ref": "#/$defs/scalar"},
+                "meta": {"oneOf": [{"$ref": "#/$defs/scalar"}, {"type": "array", "items": {"$ref": "#/$defs/attributeSet"}}]},
+                "params": {"type": "array", "items": {"$ref": "#/$defs/attributeSet"}}
+              },
               "additionalProperties": {"$ref": "#/$defs/scalar"}
             },
             "primitive": {
@@ -79,7 +135,8 @@ public enum SpecSchema {
                 "params": {"$ref": "#/$defs/pairs"},
                 "meta": {"$ref": "#/$defs/pairs"},
                 "utilization": {"$ref": "#/$defs/pairs"},
-                "operations": {"type": "array", "items": {"$ref": "#/$defs/operation"}},
+                "operations": {"type": "array", "items": {"anyOf": [{"$ref": "#/$defs/operation"}, {"$ref": "#/$defs/xml"}]}},
+                "operations-id": {"$ref": "#/$defs/scalar", "description": "The id of the operations element, when not <id>-operations."},
                 "default-monitor": {"$ref": "#/$defs/scalar", "default": true},
                 "clone": {"$ref": "#/$defs/cloneOptions"}
               }
@@ -116,7 +173,8 @@ public enum SpecSchema {
               "oneOf": [
                 {"$ref": "#/$defs/group"},
                 {"$ref": "#/$defs/clone"},
-                {"$ref": "#/$defs/primitive"}
+                {"$ref": "#/$defs/primitive"},
+                {"$ref": "#/$defs/xml"}
               ]
             },
             "resourceSet": {
@@ -146,6 +204,7 @@ public enum SpecSchema {
                 "then": {"$ref": "#/$defs/scalar"},
                 "first-action": {"enum": ["start", "stop", "promote", "demote"], "default": "start"},
                 "then-action": {"enum": ["start", "stop", "promote", "demote"], "default": "start"},
+                "pcs-defaults": {"$ref": "#/$defs/scalar", "description": "false: add none of what pcs writes by default (the CIB left it out)."},
                 "kind": {"enum": ["Mandatory", "Optional", "Serialize"]},
                 "symmetrical": {"$ref": "#/$defs/scalar"},
                 "sets": {"$ref": "#/$defs/sets"}
@@ -155,6 +214,7 @@ public enum SpecSchema {
               "type": "object",
               "additionalProperties": false,
               "properties": {
+                "pcs-defaults": {"$ref": "#/$defs/scalar", "description": "false: add none of what pcs writes by default (the CIB left it out)."},
                 "id": {"$ref": "#/$defs/scalar"},
                 "resource": {"$ref": "#/$defs/scalar"},
                 "with": {"$ref": "#/$defs/scalar"},
@@ -194,6 +254,7 @@ public enum SpecSchema {
               "type": "object",
               "additionalProperties": false,
               "properties": {
+                "pcs-defaults": {"$ref": "#/$defs/scalar", "description": "false: add none of what pcs writes by default (the CIB left it out)."},
                 "id": {"$ref": "#/$defs/scalar"},
                 "resource": {"$ref": "#/$defs/scalar"},
                 "resource-pattern": {"$ref": "#/$defs/scalar"},

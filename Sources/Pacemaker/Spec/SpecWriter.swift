@@ -1,3 +1,5 @@
+import Foundation
+import FoundationXML
 import Yams
 
 /// A spec written from a configuration: the YAML text and what the spec format could not express.
@@ -54,71 +56,94 @@ struct SpecWriter {
 
     mutating func note(_ what: String) { omitted.append(what) }
 
-    /// Notes sets the spec cannot carry exactly: extra sets, verbatim sets, or ids off pcs's convention.
-    mutating func checkSets(_ sets: [AttributeSet], base: String, owner: String, nameLimit: Int? = nil) {
-        for (i, set) in sets.enumerated() {
-            if set.verbatim != nil || i > 0 || set.score != nil || set.id != base {
-                note("\(owner): attribute set '\(set.id ?? "")' (only one set with pcs's ids can be expressed)")
-                continue
-            }
-            for pair in set.nvpairs {
-                let part = nameLimit.map { String(pair.name.prefix($0)) } ?? pair.name
-                if pair.id != "\(base)-\(part)" {
-                    note("\(owner): nvpair id '\(pair.id ?? "")' (the spec uses pcs's ids)")
+    /// An object the spec's keys cannot spell, carried verbatim: `{xml: "<element .../>"}`.
+    static func xml(_ opaque: OpaqueXML) -> YNode { map([(s("xml"), s(opaque.xml))]) }
+
+    /// A typed object the spec's keys cannot spell (an agent without its provider, say), as the XML it renders to.
+    static func xml(_ element: XMLElement) -> YNode { map([(s("xml"), s(element.xmlString))]) }
+
+    /// An object's attribute sets of one kind, nothing dropped: one set with pcs's ids is a plain mapping (the
+    /// short form users write); anything else is a list of sets with their ids, scores and, where a pair's id is
+    /// off the convention or a name comes twice, pairs as `{name, value, id}`; a set the model keeps verbatim (one
+    /// with rules or an id-ref) is `{xml: ...}`.
+    func sets(_ sets: [AttributeSet], base: String, nameLimit: Int? = nil, asList: Bool = false) -> YNode {
+        func conventional(_ pairs: [NVPair], setID: String) -> Bool {
+            Set(pairs.map(\.name)).count == pairs.count
+                && pairs.allSatisfy { pair in
+                    pair.value != nil && pair.id == "\(setID)-\(nameLimit.map { String(pair.name.prefix($0)) } ?? pair.name)"
                 }
-            }
         }
+        if !asList, sets.count == 1, let set = sets.first, set.verbatim == nil, set.score == nil, set.id == base,
+            !set.nvpairs.isEmpty,
+            conventional(set.nvpairs, setID: base)
+        {
+            return Self.pairs(sets)
+        }
+        return Self.list(
+            sets.enumerated().map { i, set in
+                if let verbatim = set.verbatim { return Self.map([(Self.s("xml"), Self.s(verbatim.xml))]) }
+                var e: [Entry] = []
+                if let id = set.id, !(i == 0 && id == base) { e.append((Self.s("id"), Self.s(id))) }
+                if let score = set.score { e.append((Self.s("score"), Self.s(score))) }
+                let setID = set.id ?? base
+                if conventional(set.nvpairs, setID: setID) {
+                    e.append((Self.s("pairs"), Self.pairs([set])))
+                } else {
+                    e.append(
+                        (Self.s("pairs"),
+                         Self.list(
+                            set.nvpairs.map { pair in
+                                var p: [Entry] = [(Self.s("name"), Self.s(pair.name))]
+                                if let value = pair.value { p.append((Self.s("value"), Self.s(value))) }
+                                if let id = pair.id { p.append((Self.s("id"), Self.s(id))) }
+                                return Self.map(p, flow: true)
+                            })))
+                }
+                return Self.map(e)
+            })
     }
 
     mutating func write(_ config: Configuration) -> YNode {
         var top: [Entry] = []
         if !config.properties.isEmpty {
-            checkSets(config.properties, base: "cib-bootstrap-options", owner: "properties", nameLimit: 20)
-            top.append(
-                (Self.s("properties"), Self.pairs(Array(config.properties.prefix(1)).filter { $0.verbatim == nil })))
+            top.append((Self.s("properties"), sets(config.properties, base: "cib-bootstrap-options", nameLimit: 20)))
         }
         var defaults: [Entry] = []
-        if let d = config.resourceDefaults, !d.isEmpty {
-            checkSets(d, base: "rsc_defaults-meta_attributes", owner: "rsc_defaults", nameLimit: 20)
-            defaults.append((Self.s("resources"), Self.pairs(Array(d.prefix(1)).filter { $0.verbatim == nil })))
+        if let d = config.resourceDefaults {
+            defaults.append((Self.s("resources"), sets(d, base: "rsc_defaults-meta_attributes", nameLimit: 20)))
         }
-        if let d = config.operationDefaults, !d.isEmpty {
-            checkSets(d, base: "op_defaults-meta_attributes", owner: "op_defaults", nameLimit: 20)
-            defaults.append((Self.s("operations"), Self.pairs(Array(d.prefix(1)).filter { $0.verbatim == nil })))
+        if let d = config.operationDefaults {
+            defaults.append((Self.s("operations"), sets(d, base: "op_defaults-meta_attributes", nameLimit: 20)))
         }
         if !defaults.isEmpty { top.append((Self.s("defaults"), Self.map(defaults))) }
-        let nodes = config.nodes.compactMap { node($0) }
-        for o in config.opaqueNodes { note("\(o.name) '\(o.id ?? "")' in nodes") }
+        let nodes = config.nodes.compactMap { node($0) } + config.opaqueNodes.map(Self.xml)
         if !nodes.isEmpty { top.append((Self.s("nodes"), Self.list(nodes))) }
         let resources = config.resources.compactMap { resource($0) }
         if !resources.isEmpty { top.append((Self.s("resources"), Self.list(resources))) }
         let constraints = config.constraints.compactMap { constraint($0) }
         if !constraints.isEmpty { top.append((Self.s("constraints"), Self.list(constraints))) }
-        if let alerts = config.alerts, !alerts.isEmpty {
+        if let alerts = config.alerts {
             top.append((Self.s("alerts"), Self.list(alerts.enumerated().compactMap { alert($1, index: $0) })))
         }
-        if let levels = config.fencingLevels, !levels.isEmpty {
+        if let levels = config.fencingLevels {
             top.append((Self.s("fencing-topology"), Self.list(levels.compactMap { fencingLevel($0) })))
         }
-        for section in config.otherSections { note("section \(section.name)") }
+        if !config.otherSections.isEmpty {
+            top.append((Self.s("xml"), Self.list(config.otherSections.map { Self.s($0.xml) })))
+        }
         return Self.map(top)
     }
 
     mutating func node(_ n: Node) -> YNode? {
-        if n.verbatim != nil {
-            note("node '\(n.id)'")
-            return nil
-        }
+        if let verbatim = n.verbatim { return Self.xml(verbatim) }
         var e: [Entry] = [(Self.s("id"), Self.s(n.id)), (Self.s("name"), Self.s(n.uname))]
         if let t = n.type { e.append((Self.s("type"), Self.s(t))) }
         if let d = n.description { e.append((Self.s("description"), Self.s(d))) }
         if !n.attributes.isEmpty {
-            checkSets(n.attributes, base: "nodes-\(n.id)", owner: "node '\(n.id)'")
-            e.append((Self.s("attributes"), Self.pairs(Array(n.attributes.prefix(1)))))
+            e.append((Self.s("attributes"), sets(n.attributes, base: "nodes-\(n.id)")))
         }
         if !n.utilization.isEmpty {
-            checkSets(n.utilization, base: "nodes-\(n.id)-utilization", owner: "node '\(n.id)'")
-            e.append((Self.s("utilization"), Self.pairs(Array(n.utilization.prefix(1)))))
+            e.append((Self.s("utilization"), sets(n.utilization, base: "nodes-\(n.id)-utilization")))
         }
         return Self.map(e)
     }
@@ -126,28 +151,24 @@ struct SpecWriter {
     mutating func primitiveEntries(_ p: Primitive) -> [Entry]? {
         // An agent the spec's `agent` key cannot spell (ocf without a provider) stays in the CIB only.
         guard p.verbatim == nil, let agent = p.agent, ResourceAgent(parsing: agent.description) == agent else {
-            note("primitive '\(p.id)'")
             return nil
         }
         var e: [Entry] = [(Self.s("id"), Self.s(p.id)), (Self.s("agent"), Self.s(agent.description))]
         if let d = p.description { e.append((Self.s("description"), Self.s(d))) }
         if !p.instanceAttributes.isEmpty {
-            checkSets(p.instanceAttributes, base: "\(p.id)-instance_attributes", owner: "primitive '\(p.id)'")
-            e.append((Self.s("params"), Self.pairs(Array(p.instanceAttributes.prefix(1)))))
+            e.append((Self.s("params"), sets(p.instanceAttributes, base: "\(p.id)-instance_attributes")))
         }
         if !p.metaAttributes.isEmpty {
-            checkSets(p.metaAttributes, base: "\(p.id)-meta_attributes", owner: "primitive '\(p.id)'")
-            e.append((Self.s("meta"), Self.pairs(Array(p.metaAttributes.prefix(1)))))
+            e.append((Self.s("meta"), sets(p.metaAttributes, base: "\(p.id)-meta_attributes")))
         }
         if !p.utilization.isEmpty {
-            checkSets(p.utilization, base: "\(p.id)-utilization", owner: "primitive '\(p.id)'")
-            e.append((Self.s("utilization"), Self.pairs(Array(p.utilization.prefix(1)))))
+            e.append((Self.s("utilization"), sets(p.utilization, base: "\(p.id)-utilization")))
         }
-        if p.operationsID != nil { note("primitive '\(p.id)': operations id '\(p.operationsID!)'") }
+        if let id = p.operationsID { e.append((Self.s("operations-id"), Self.s(id))) }
         var ops: [YNode] = []
         for op in p.operations {
-            if op.verbatim != nil {
-                note("op '\(op.id ?? op.name)' of primitive '\(p.id)'")
+            if let verbatim = op.verbatim {
+                ops.append(Self.xml(verbatim))
                 continue
             }
             var o: [Entry] = [(Self.s("name"), Self.s(op.name))]
@@ -170,56 +191,53 @@ struct SpecWriter {
     mutating func resource(_ r: Resource) -> YNode? {
         switch r {
         case .primitive(let p):
-            return primitiveEntries(p).map { Self.map($0) }
+            return primitiveEntries(p).map { Self.map($0) } ?? Self.xml(CIBRenderer.element(r))
         case .group(let g):
-            return groupEntries(g).map { Self.map($0) }
+            return groupEntries(g).map { Self.map($0) } ?? Self.xml(CIBRenderer.element(r))
         case .clone(let c):
-            guard c.verbatim == nil else {
-                note("clone '\(c.id)'")
-                return nil
-            }
+            if let verbatim = c.verbatim { return Self.xml(verbatim) }
             var e: [Entry]
             switch c.child {
             case .primitive(let p):
-                guard let pe = primitiveEntries(p) else { return nil }
+                guard let pe = primitiveEntries(p) else { return Self.xml(CIBRenderer.element(r)) }
                 e = pe
             case .group(let g):
-                guard let ge = groupEntries(g) else { return nil }
+                guard let ge = groupEntries(g) else { return Self.xml(CIBRenderer.element(r)) }
                 e = ge
             default:
-                note("clone '\(c.id)'")
-                return nil
+                return Self.xml(CIBRenderer.element(r))
             }
             var clone: [Entry] = []
             if c.id != "\(c.child.id ?? "")-clone" { clone.append((Self.s("id"), Self.s(c.id))) }
             if let d = c.description { clone.append((Self.s("description"), Self.s(d))) }
-            checkSets(c.metaAttributes, base: "\(c.id)-meta_attributes", owner: "clone '\(c.id)'")
-            for pair in c.metaAttributes.first?.nvpairs ?? [] {
-                clone.append((Self.s(pair.name), Self.s(pair.value ?? "")))
+            let metaBase = "\(c.id)-meta_attributes"
+            if !c.metaAttributes.isEmpty {
+                let meta = sets(c.metaAttributes, base: metaBase)
+                if meta.mapping != nil, !(c.metaAttributes.first?.nvpairs.contains { ["meta", "params"].contains($0.name) } ?? false) {
+                    for pair in c.metaAttributes.allPairs { clone.append((Self.s(pair.name), Self.s(pair.value ?? ""))) }
+                } else {
+                    clone.append((Self.s("meta"), sets(c.metaAttributes, base: metaBase, asList: true)))
+                }
             }
-            if !c.instanceAttributes.isEmpty { note("clone '\(c.id)': instance_attributes") }
+            if !c.instanceAttributes.isEmpty {
+                clone.append((Self.s("params"), sets(c.instanceAttributes, base: "\(c.id)-instance_attributes", asList: true)))
+            }
             e.append((Self.s("clone"), Self.map(clone, flow: true)))
             return Self.map(e)
         case .opaque(let o):
-            note("\(o.name) '\(o.id ?? "")'")
-            return nil
+            return Self.xml(o)
         }
     }
 
     mutating func groupEntries(_ g: Group) -> [Entry]? {
-        guard g.verbatim == nil else {
-            note("group '\(g.id)'")
-            return nil
-        }
+        guard g.verbatim == nil else { return nil }
         var e: [Entry] = [(Self.s("group"), Self.s(g.id))]
         if let d = g.description { e.append((Self.s("description"), Self.s(d))) }
         if !g.metaAttributes.isEmpty {
-            checkSets(g.metaAttributes, base: "\(g.id)-meta_attributes", owner: "group '\(g.id)'")
-            e.append((Self.s("meta"), Self.pairs(Array(g.metaAttributes.prefix(1)))))
+            e.append((Self.s("meta"), sets(g.metaAttributes, base: "\(g.id)-meta_attributes")))
         }
         if !g.instanceAttributes.isEmpty {
-            checkSets(g.instanceAttributes, base: "\(g.id)-instance_attributes", owner: "group '\(g.id)'")
-            e.append((Self.s("params"), Self.pairs(Array(g.instanceAttributes.prefix(1)))))
+            e.append((Self.s("params"), sets(g.instanceAttributes, base: "\(g.id)-instance_attributes")))
         }
         e.append((Self.s("resources"), Self.list(g.members.compactMap { resource($0) })))
         return e
@@ -227,20 +245,20 @@ struct SpecWriter {
 
     func options(_ pairs: [NVPair]) -> [Entry] { pairs.map { (Self.s($0.name), Self.s($0.value ?? "")) } }
 
-    /// Set ids are generated from the constraint id (`<id>_set`, `<id>_set-1`, ...); others cannot be expressed.
-    mutating func noteSetIDs(_ list: [ResourceSet], constraintID: String, owner: String) {
-        for (i, set) in list.enumerated() where set.id != (i == 0 ? "\(constraintID)_set" : "\(constraintID)_set-\(i)")
-        {
-            note("\(owner) '\(constraintID)': resource set id '\(set.id ?? "")'")
-        }
-    }
+    /// Marks a constraint whose CIB leaves out what pcs always writes (an order's actions, a colocation's score
+    /// or the role opposite a role, a location's score), so the reader does not add it.
+    static var noPCSDefaults: Entry { (s("pcs-defaults"), s("false")) }
 
-    mutating func sets(_ list: [ResourceSet], owner: String) -> YNode {
+    /// Resource sets; a set's id is written when it is not the one the reader derives from the constraint's
+    /// (`<id>_set`, `<id>_set-1`, ...).
+    func sets(_ list: [ResourceSet], constraintID: String) -> YNode {
         Self.list(
-            list.map { set in
+            list.enumerated().map { i, set in
                 var e: [Entry] = [(Self.s("resources"), Self.list(set.resources.map(Self.s), flow: true))]
                 e += options(set.options)
-                if set.verbatim != nil { note("\(owner): resource set '\(set.id ?? "")'") }
+                if let id = set.id, id != (i == 0 ? "\(constraintID)_set" : "\(constraintID)_set-\(i)") {
+                    e.append((Self.s("id"), Self.s(id)))
+                }
                 return Self.map(e, flow: true)
             })
     }
@@ -248,20 +266,22 @@ struct SpecWriter {
     mutating func constraint(_ c: Constraint) -> YNode? {
         switch c {
         case .order(let o):
-            guard o.verbatim == nil, o.score == nil else {
-                note("rsc_order '\(o.id ?? "")'")
-                return nil
+            // What the keys cannot spell: a score (deprecated), a set kept verbatim.
+            guard o.verbatim == nil, o.score == nil, o.sets.allSatisfy({ $0.verbatim == nil }) else {
+                return Self.xml(CIBRenderer.element(c))
             }
             var e: [Entry] = []
+            // An action left out (Pacemaker reads start) stays out: the reader adds pcs's only without this.
+            let bare = o.sets.isEmpty && (o.firstAction == nil || o.thenAction == nil)
             if o.sets.isEmpty {
                 e.append((Self.s("first"), Self.s(o.first ?? "")))
                 e.append((Self.s("then"), Self.s(o.then ?? "")))
-                if let a = o.firstAction, a != "start" { e.append((Self.s("first-action"), Self.s(a))) }
-                if let a = o.thenAction, a != "start" { e.append((Self.s("then-action"), Self.s(a))) }
+                if let a = o.firstAction, a != "start" || bare { e.append((Self.s("first-action"), Self.s(a))) }
+                if let a = o.thenAction, a != "start" || bare { e.append((Self.s("then-action"), Self.s(a))) }
+                if bare { e.append(Self.noPCSDefaults) }
             } else {
-                e.append((Self.s("sets"), sets(o.sets, owner: "rsc_order '\(o.id ?? "")'")))
+                e.append((Self.s("sets"), sets(o.sets, constraintID: o.id ?? "")))
                 e.append((Self.s("id"), Self.s(o.id ?? "")))
-                noteSetIDs(o.sets, constraintID: o.id ?? "", owner: "rsc_order")
             }
             if let k = o.kind { e.append((Self.s("kind"), Self.s(k.rawValue))) }
             if let s = o.symmetrical { e.append((Self.s("symmetrical"), Self.s(s))) }
@@ -270,22 +290,21 @@ struct SpecWriter {
             }
             return Self.map([(Self.s("order"), Self.map(e, flow: true))])
         case .colocation(let o):
-            guard o.verbatim == nil else {
-                note("rsc_colocation '\(o.id ?? "")'")
-                return nil
+            guard o.verbatim == nil, o.sets.allSatisfy({ $0.verbatim == nil }) else {
+                return Self.xml(CIBRenderer.element(c))
             }
             var e: [Entry] = []
             if o.sets.isEmpty {
                 e.append((Self.s("resource"), Self.s(o.resource ?? "")))
                 e.append((Self.s("with"), Self.s(o.with ?? "")))
             } else {
-                e.append((Self.s("sets"), sets(o.sets, owner: "rsc_colocation '\(o.id ?? "")'")))
+                e.append((Self.s("sets"), sets(o.sets, constraintID: o.id ?? "")))
                 e.append((Self.s("id"), Self.s(o.id ?? "")))
-                noteSetIDs(o.sets, constraintID: o.id ?? "", owner: "rsc_colocation")
             }
             if let s = o.score { e.append((Self.s("score"), Self.s(s))) }
             if let r = o.resourceRole { e.append((Self.s("resource-role"), Self.s(r))) }
             if let r = o.withRole { e.append((Self.s("with-role"), Self.s(r))) }
+            if o.score == nil || (o.resourceRole == nil) != (o.withRole == nil) { e.append(Self.noPCSDefaults) }
             e += options(o.otherAttributes)
             if o.sets.isEmpty, o.id != "colocation-\(o.resource ?? "")-\(o.with ?? "")-\(o.score ?? "INFINITY")" {
                 e.append((Self.s("id"), Self.s(o.id ?? "")))
@@ -293,14 +312,14 @@ struct SpecWriter {
             return Self.map([(Self.s("colocation"), Self.map(e, flow: true))])
         case .location(let o):
             guard o.verbatim == nil, o.sets.isEmpty, o.rules.allSatisfy({ $0.verbatim == nil }) else {
-                note("rsc_location '\(o.id ?? "")'")
-                return nil
+                return Self.xml(CIBRenderer.element(c))
             }
             var e: [Entry] = []
             if let r = o.resource { e.append((Self.s("resource"), Self.s(r))) }
             if let r = o.resourcePattern { e.append((Self.s("resource-pattern"), Self.s(r))) }
             if let n = o.node { e.append((Self.s("node"), Self.s(n))) }
             if let s = o.score { e.append((Self.s("score"), Self.s(s))) }
+            if o.rules.isEmpty && o.score == nil { e.append(Self.noPCSDefaults) }
             e += options(o.otherAttributes)
             let subject = o.resource ?? o.resourcePattern ?? "set"
             if o.rules.isEmpty {
@@ -336,43 +355,33 @@ struct SpecWriter {
             e.append((Self.s("rules"), Self.list(rules)))
             return Self.map([(Self.s("location"), Self.map(e))])
         case .opaque(let o):
-            note("\(o.name) '\(o.id ?? "")'")
-            return nil
+            return Self.xml(o)
         }
     }
 
     mutating func alert(_ a: Alert, index: Int) -> YNode? {
-        guard a.verbatim == nil else {
-            note("alert '\(a.id)'")
-            return nil
+        guard a.verbatim == nil, a.recipients.allSatisfy({ $0.verbatim == nil }) else {
+            return Self.xml(CIBRenderer.element(a))
         }
         var e: [Entry] = [(Self.s("id"), Self.s(a.id)), (Self.s("path"), Self.s(a.path))]
         if let d = a.description { e.append((Self.s("description"), Self.s(d))) }
         if let sel = a.select { e.append((Self.s("select"), Self.list(sel.map(Self.s), flow: true))) }
         if !a.instanceAttributes.isEmpty {
-            checkSets(a.instanceAttributes, base: "\(a.id)-instance_attributes", owner: "alert '\(a.id)'")
-            e.append((Self.s("options"), Self.pairs(Array(a.instanceAttributes.prefix(1)))))
+            e.append((Self.s("options"), sets(a.instanceAttributes, base: "\(a.id)-instance_attributes")))
         }
         if !a.metaAttributes.isEmpty {
-            checkSets(a.metaAttributes, base: "\(a.id)-meta_attributes", owner: "alert '\(a.id)'")
-            e.append((Self.s("meta"), Self.pairs(Array(a.metaAttributes.prefix(1)))))
+            e.append((Self.s("meta"), sets(a.metaAttributes, base: "\(a.id)-meta_attributes")))
         }
         var recipients: [YNode] = []
         for r in a.recipients {
-            guard r.verbatim == nil else {
-                note("recipient '\(r.id ?? "")'")
-                continue
-            }
             let rid = r.id ?? ""
             var re: [Entry] = [(Self.s("id"), Self.s(rid)), (Self.s("value"), Self.s(r.value))]
             if let d = r.description { re.append((Self.s("description"), Self.s(d))) }
             if !r.instanceAttributes.isEmpty {
-                checkSets(r.instanceAttributes, base: "\(rid)-instance_attributes", owner: "recipient '\(rid)'")
-                re.append((Self.s("options"), Self.pairs(Array(r.instanceAttributes.prefix(1)))))
+                re.append((Self.s("options"), sets(r.instanceAttributes, base: "\(rid)-instance_attributes")))
             }
             if !r.metaAttributes.isEmpty {
-                checkSets(r.metaAttributes, base: "\(rid)-meta_attributes", owner: "recipient '\(rid)'")
-                re.append((Self.s("meta"), Self.pairs(Array(r.metaAttributes.prefix(1)))))
+                re.append((Self.s("meta"), sets(r.metaAttributes, base: "\(rid)-meta_attributes")))
             }
             recipients.append(Self.map(re, flow: true))
         }
@@ -382,8 +391,7 @@ struct SpecWriter {
 
     mutating func fencingLevel(_ l: FencingLevel) -> YNode? {
         guard l.verbatim == nil, l.otherAttributes.isEmpty, let target = l.target else {
-            note("fencing-level '\(l.id ?? "")'")
-            return nil
+            return Self.xml(CIBRenderer.element(l))
         }
         var e: [Entry] = [
             (Self.s("target"), Self.s(target)), (Self.s("index"), Self.s(l.index)),

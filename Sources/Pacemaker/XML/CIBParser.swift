@@ -40,6 +40,8 @@ extension OpaqueXML {
     /// - Throws: `CIBParseError` when `xml` is not a single well-formed element.
     public init(xml: String) throws {
         do {
+            // XMLElement recovers from malformed text silently on Linux; check first.
+            try WellFormedXML.check(Data(xml.utf8))
             self.init(element: try XMLElement(xmlString: xml))
         } catch let error as CIBParseError {
             throw error
