@@ -369,7 +369,8 @@ private struct Checker {
                 } else {
                     "it only means something on a clone"
                 }
-            add("clone-meta-on-non-clone", object, "meta attribute '\(pair.name)' has no effect here: \(hint)")
+            // Pacemaker accepts it (and ignores it): suspicious, not wrong.
+            warn("clone-meta-on-non-clone", object, "meta attribute '\(pair.name)' has no effect here: \(hint)")
         }
     }
 
@@ -428,7 +429,8 @@ private struct Checker {
 
     mutating func checkAddress(_ p: Primitive, _ object: String, dottedNetmaskAllowed: Bool) {
         guard let ip = p.instanceAttributes.value(of: "ip") else {
-            add("missing-value", object, "parameter 'ip' is required by \(p.agent?.description ?? "")")
+            // Pacemaker accepts the configuration; the agent fails when it starts.
+            warn("missing-parameter", object, "parameter 'ip' is required by \(p.agent?.description ?? "") (it will fail to start)")
             return
         }
         let version = Validator.ipVersion(ip)
