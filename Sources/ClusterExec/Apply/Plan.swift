@@ -210,8 +210,20 @@ public enum Planner {
         let ordered = wantedInOrder.enumerated().sorted {
             ($0.element.key.kind.rank, $0.offset) < ($1.element.key.kind.rank, $1.offset)
         }.map(\.element)
-        for want in ordered {
+        // What each step writes, by the key of the object it changes (a name found in another set than the spec's
+        // is changed there).
+        var writes: [ObjectKey: ManagedEntry] = [:]
+        var matchedElsewhere: Set<ObjectKey> = []
+        for var want in ordered {
+            if live[want.key] == nil, let other = inAnotherSet(want, live: live), wanted[other.key] == nil {
+                // Pacemaker reads a property by name across sets: change it where it lives, under its id.
+                let element = copy(want.element)
+                element.attribute(forName: "id")?.stringValue = other.ownershipID
+                want = ManagedEntry(key: other.key, element: element, ownershipID: other.ownershipID, container: other.container)
+                matchedElsewhere.insert(other.key)
+            }
             let key = want.key
+            writes[key] = want
             if let have = live[key] {
                 let isOwned = owned.contains(have.ownershipID)
                 let changes = differences(from: have.element, to: want.element)
@@ -241,7 +253,7 @@ public enum Planner {
                 ownedAfter.insert(want.ownershipID)
             }
         }
-        for key in live.keys.sorted() where wanted[key] == nil {
+        for key in live.keys.sorted() where wanted[key] == nil && !matchedElsewhere.contains(key) {
             let have = live[key]!
             guard owned.contains(have.ownershipID) else { continue }
             if options.prune {
@@ -260,9 +272,12 @@ public enum Planner {
         for step in steps {
             switch step.action {
             case .add:
-                insert(wanted[step.key]!, into: configuration)
+                insert(writes[step.key]!, into: configuration)
+            case .adopt where step.changes.isEmpty:
+                // Pacemaker reads both the same: the object stays byte for byte, only the ownership tag changes.
+                continue
             case .change, .adopt:
-                replace(live[step.key]!.element, with: wanted[step.key]!.element)
+                replace(live[step.key]!.element, with: writes[step.key]!.element)
             case .remove:
                 remove(live[step.key]!)
             }
@@ -274,8 +289,23 @@ public enum Planner {
         return Plan(steps: steps, notes: notes, baseVersion: version, desiredCIB: text, ownedAfter: ownedAfter)
     }
 
+    /// The one live pair of the same kind and name as `want` (a property or a default) in another set without a
+    /// rule or score, if there is exactly one.
+    static func inAnotherSet(_ want: ManagedEntry, live: [ObjectKey: ManagedEntry]) -> ManagedEntry? {
+        guard want.container != nil, let name = want.element.attribute(forName: "name")?.stringValue else { return nil }
+        let candidates = live.values.filter { entry in
+            guard entry.key.kind == want.key.kind, entry.element.attribute(forName: "name")?.stringValue == name,
+                let set = entry.element.parent as? XMLElement
+            else { return false }
+            return set.attribute(forName: "score") == nil && set.elements(forName: "rule").isEmpty
+        }
+        return candidates.count == 1 ? candidates.first : nil
+    }
+
     /// The attributes that differ between two elements, `nil`-free when both are equal.
     static func differences(from old: XMLElement, to new: XMLElement) -> [AttributeChange] {
+        let old = AsPacemakerReadsIt.normalized(old)
+        let new = AsPacemakerReadsIt.normalized(new)
         if CanonicalXML.string(old) == CanonicalXML.string(new) { return [] }
         let before = FlatXML.flatten(old)
         let after = FlatXML.flatten(new)
@@ -285,8 +315,20 @@ public enum Planner {
             changes.append(AttributeChange(path: path, old: before[path], new: after[path], secret: FlatXML.isSecret(last)))
         }
         if changes.isEmpty {
-            // Same attributes, different structure (order of members or operations).
-            changes.append(AttributeChange(path: "(order of children)", old: nil, new: nil, secret: false))
+            let oldIDs = ManagedObjects.ids(in: old)
+            let newIDs = ManagedObjects.ids(in: new)
+            if oldIDs != newIDs {
+                // Same attributes under other ids.
+                let gone = oldIDs.filter { !newIDs.contains($0) }
+                let made = newIDs.filter { !oldIDs.contains($0) }
+                changes.append(
+                    AttributeChange(
+                        path: "(ids)", old: gone.isEmpty ? nil : gone.joined(separator: ", "),
+                        new: made.isEmpty ? nil : made.joined(separator: ", "), secret: false))
+            } else {
+                // Same attributes, different structure (order of members or operations).
+                changes.append(AttributeChange(path: "(order of children)", old: nil, new: nil, secret: false))
+            }
         }
         return changes
     }
