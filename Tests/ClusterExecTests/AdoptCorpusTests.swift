@@ -2,6 +2,7 @@ import Foundation
 import FoundationXML
 import Pacemaker
 import Testing
+import TestSupport
 
 @testable import ClusterExec
 
@@ -57,6 +58,34 @@ enum AdoptCorpus {
         }
         return copy
     }
+    /// The three checks of adopting `xml`: its spec validates (warnings allowed), exports to the same
+    /// configuration, and `plan --adopt` changes nothing but the ownership tag.
+    static func checkAdopt(_ xml: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let cib = try CIBParser.parse(xml: xml)
+        // 1. spec from-cib, read back as a user's file is, and validated: warnings allowed, no error.
+        let yaml = SpecFile.export(Spec(from: ClusterStateObjects.removed(from: cib.configuration))).yaml
+        let spec = try SpecFile.parse(yaml, file: "spec.yaml")
+        let errors = Validator.validate(spec).filter { $0.severity == .error }
+        #expect(errors.map(\.description) == [], sourceLocation: sourceLocation)
+        // 2. Exporting the spec gives the CIB's configuration, element for element and id for id.
+        let exported = CIBRenderer.configurationElement(spec.configuration)
+        let original = AdoptCorpus.withoutClusterState(try AdoptCorpus.configuration(xml))
+        #expect(AdoptCorpus.canonical(exported) == AdoptCorpus.canonical(original), sourceLocation: sourceLocation)
+        // 3. plan --adopt: nothing to add, change or remove; every step is an adoption without changes.
+        let plan = try Planner.plan(liveCIB: xml, desired: spec.configuration, options: PlanOptions(adopt: true))
+        let changing = plan.steps.filter { $0.action != .adopt || !$0.changes.isEmpty }
+        #expect(changing.map { "\($0.action) \($0.label): \($0.changes)" } == [], sourceLocation: sourceLocation)
+        // apply --adopt writes the CIB unchanged but for the ownership tag.
+        if let desired = plan.desiredCIB {
+            let before = try AdoptCorpus.configuration(xml)
+            let after = try AdoptCorpus.configuration(desired)
+            let tag = try #require(ManagedObjects.ownershipTagElement(in: after), sourceLocation: sourceLocation)
+            let tags = try #require(tag.parent as? XMLElement, sourceLocation: sourceLocation)
+            tag.detach()
+            if tags.childCount == 0 && before.elements(forName: "tags").isEmpty { tags.detach() }
+            #expect(CanonicalXML.string(after) == CanonicalXML.string(before), sourceLocation: sourceLocation)
+        }
+    }
 }
 
 @Suite("Adopting real CIBs: from-cib, validate, export, plan --adopt (the shared corpus)")
@@ -65,30 +94,36 @@ struct AdoptCorpusTests {
         "each corpus CIB: its spec validates, exports to the same configuration, and adopts with no change",
         .enabled(if: AdoptCorpus.present, AdoptCorpus.absent), arguments: AdoptCorpus.files())
     func adopt(file: URL) throws {
-        let xml = try String(contentsOf: file, encoding: .utf8)
-        let cib = try CIBParser.parse(xml: xml)
-        // 1. spec from-cib, read back as a user's file is, and validated: warnings allowed, no error.
-        let yaml = SpecFile.export(Spec(from: ClusterStateObjects.removed(from: cib.configuration))).yaml
-        let spec = try SpecFile.parse(yaml, file: "spec.yaml")
-        let errors = Validator.validate(spec).filter { $0.severity == .error }
-        #expect(errors.map(\.description) == [])
-        // 2. Exporting the spec gives the CIB's configuration, element for element and id for id.
-        let exported = CIBRenderer.configurationElement(spec.configuration)
-        let original = AdoptCorpus.withoutClusterState(try AdoptCorpus.configuration(xml))
-        #expect(AdoptCorpus.canonical(exported) == AdoptCorpus.canonical(original))
-        // 3. plan --adopt: nothing to add, change or remove; every step is an adoption without changes.
-        let plan = try Planner.plan(liveCIB: xml, desired: spec.configuration, options: PlanOptions(adopt: true))
-        let changing = plan.steps.filter { $0.action != .adopt || !$0.changes.isEmpty }
-        #expect(changing.map { "\($0.action) \($0.label): \($0.changes)" } == [])
-        // apply --adopt writes the CIB unchanged but for the ownership tag.
-        if let desired = plan.desiredCIB {
-            let before = try AdoptCorpus.configuration(xml)
-            let after = try AdoptCorpus.configuration(desired)
-            let tag = try #require(ManagedObjects.ownershipTagElement(in: after))
-            let tags = try #require(tag.parent as? XMLElement)
-            tag.detach()
-            if tags.childCount == 0 && before.elements(forName: "tags").isEmpty { tags.detach() }
-            #expect(CanonicalXML.string(after) == CanonicalXML.string(before))
+        try AdoptCorpus.checkAdopt(String(contentsOf: file, encoding: .utf8))
+    }
+
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures/adopt")
+
+    @Test("CIBs made by real pcs -f and crm configure scripts, every construct once: the same three checks")
+    func madeByTools() throws {
+        for tool in ["pcs", "crm"] {
+            let empty = try runTool("/usr/sbin/cibadmin", ["--empty"])
+            // A private folder: the test runs as root, and /tmp is writable by everyone.
+            var template = Array("/tmp/khactl-adopt-XXXXXX".utf8CString)
+            let folder = try #require(mkdtemp(&template).map { String(cString: $0) })
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            let path = folder + "/cib.xml"
+            try empty.stdout.write(toFile: path, atomically: false, encoding: .utf8)
+            let made =
+                tool == "pcs"
+                ? try runTool("/bin/bash", [Self.fixtures.appendingPathComponent("pcs.sh").path, path])
+                : try runTool(
+                    "/usr/sbin/crm", ["-F", "configure"],
+                    stdin: try String(contentsOf: Self.fixtures.appendingPathComponent("crm.txt"), encoding: .utf8) + "commit\n",
+                    environment: ["CIB_file": path])
+            #expect(made.status == 0, "\(tool): \(made.stderr)")
+            let xml = try String(contentsOfFile: path, encoding: .utf8)
+            // The script made what it says: one of each kind the spec must carry.
+            for kind in ["bundle", "rsc_ticket", "acls", "tags", "fencing-level", "recipient", "resource_set", "rule"] {
+                #expect(xml.contains("<\(kind)"), "\(tool) made no \(kind)")
+            }
+            try AdoptCorpus.checkAdopt(xml)
         }
     }
 }

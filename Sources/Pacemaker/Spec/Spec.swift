@@ -753,7 +753,7 @@ struct SpecCompiler {
     }
 
     mutating func rule(_ node: YNode, _ path: String) -> Rule? {
-        guard let e = reader.mapping(node, path, allowed: ["id", "score", "boolean-op", "role", "expressions"]) else {
+        guard let e = reader.mapping(node, path, allowed: ["id", "score", "score-attribute", "boolean-op", "role", "expressions"]) else {
             return nil
         }
         guard reader.require(["expressions"], in: e, node: node, path) else { return nil }
@@ -763,7 +763,7 @@ struct SpecCompiler {
             if key == "expressions" {
                 for (i, item) in (reader.sequence(v, sub) ?? []).enumerated() {
                     let p = "\(sub)[\(i)]"
-                    guard let x = reader.mapping(item, p, allowed: ["id", "attribute", "operation", "value", "type"])
+                    guard let x = reader.mapping(item, p, allowed: ["id", "attribute", "operation", "value", "type", "value-source"])
                     else { continue }
                     guard reader.require(["attribute", "operation"], in: x, node: item, p) else { continue }
                     var expression = RuleExpression(attribute: "", operation: "", value: nil)

@@ -235,7 +235,8 @@ public enum SpecSchema {
                 "attribute": {"$ref": "#/$defs/scalar"},
                 "operation": {"enum": ["lt", "gt", "lte", "gte", "eq", "ne", "defined", "not_defined"]},
                 "value": {"$ref": "#/$defs/scalar"},
-                "type": {"enum": ["string", "integer", "number", "version"]}
+                "type": {"enum": ["string", "integer", "number", "version"]},
+                "value-source": {"enum": ["literal", "param", "meta"]}
               }
             },
             "rule": {
@@ -245,6 +246,7 @@ public enum SpecSchema {
               "properties": {
                 "id": {"$ref": "#/$defs/scalar"},
                 "score": {"$ref": "#/$defs/scalar"},
+                "score-attribute": {"$ref": "#/$defs/scalar", "description": "The node attribute whose value is the score, instead of score."},
                 "boolean-op": {"enum": ["and", "or"]},
                 "role": {"$ref": "#/$defs/scalar"},
                 "expressions": {"type": "array", "items": {"$ref": "#/$defs/expression"}}

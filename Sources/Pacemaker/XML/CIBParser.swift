@@ -53,8 +53,9 @@ extension OpaqueXML {
     init(element: XMLElement) {
         var ids: [DefinedID] = []
         func collect(_ el: XMLElement) {
-            // resource_ref/node references carry `id` but define nothing.
-            if let id = el.attribute(forName: "id")?.stringValue, el.name != "resource_ref", el.name != "obj_ref" {
+            // resource_ref, obj_ref and an ACL target's or group's role are references: they carry `id` but
+            // define nothing.
+            if let id = el.attribute(forName: "id")?.stringValue, !["resource_ref", "obj_ref", "role"].contains(el.name ?? "") {
                 ids.append(DefinedID(element: el.name ?? "", id: id))
             }
             for child in el.children ?? [] { if let c = child as? XMLElement { collect(c) } }
