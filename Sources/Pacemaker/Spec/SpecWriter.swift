@@ -67,11 +67,12 @@ struct SpecWriter {
     /// off the convention or a name comes twice, pairs as `{name, value, id}`; a set the model keeps verbatim (one
     /// with rules or an id-ref) is `{xml: ...}`.
     func sets(_ sets: [AttributeSet], base: String, nameLimit: Int? = nil, asList: Bool = false) -> YNode {
+        func conventionalID(_ pair: NVPair, _ setID: String) -> String {
+            "\(setID)-\(nameLimit.map { String(pair.name.prefix($0)) } ?? pair.name)"
+        }
         func conventional(_ pairs: [NVPair], setID: String) -> Bool {
             Set(pairs.map(\.name)).count == pairs.count
-                && pairs.allSatisfy { pair in
-                    pair.value != nil && pair.id == "\(setID)-\(nameLimit.map { String(pair.name.prefix($0)) } ?? pair.name)"
-                }
+                && pairs.allSatisfy { pair in pair.value != nil && pair.id == conventionalID(pair, setID) }
         }
         if !asList, sets.count == 1, let set = sets.first, set.verbatim == nil, set.score == nil, set.id == base,
             !set.nvpairs.isEmpty,
@@ -95,7 +96,8 @@ struct SpecWriter {
                             set.nvpairs.map { pair in
                                 var p: [Entry] = [(Self.s("name"), Self.s(pair.name))]
                                 if let value = pair.value { p.append((Self.s("value"), Self.s(value))) }
-                                if let id = pair.id { p.append((Self.s("id"), Self.s(id))) }
+                                // The reader gives a pair without an id its conventional one.
+                                if let id = pair.id, id != conventionalID(pair, setID) { p.append((Self.s("id"), Self.s(id))) }
                                 return Self.map(p, flow: true)
                             })))
                 }
