@@ -7,6 +7,7 @@ import HummingbirdTLS
 import Logging
 import NIOCore
 import NIOSSL
+import ServiceLifecycle
 import Synchronization
 
 /// An emulated BMC for lab nodes: an HTTPS (or, for tests, plain HTTP) server on Hummingbird that speaks
@@ -37,6 +38,7 @@ package final class RedfishBMC: Sendable {
     private struct ServerState {
         var port: UInt16 = 0
         var task: Task<Void, any Error>?
+        var group: ServiceGroup?
         var stopped = false
     }
 
@@ -107,13 +109,17 @@ package final class RedfishBMC: Sendable {
                 signalRunning.finish()
             },
             logger: logger)
+        // Stopped by a graceful shutdown, not by cancelling: cancelling NIO's server while an accepted
+        // connection is still queued traps ("Deinited NIOAsyncWriter without calling finish()", swift-nio #3481).
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [app], logger: logger))
         let task = Task {
             defer { signalRunning.finish() }
-            try await app.run()
+            try await group.run()
         }
         state.withLock {
             precondition($0.task == nil, "RedfishBMC.start() called twice")
             $0.task = task
+            $0.group = group
         }
         var iterator = running.makeAsyncIterator()
         guard let port = await iterator.next() else {
@@ -136,14 +142,20 @@ package final class RedfishBMC: Sendable {
     /// Stops accepting, ends open connections and waits for the server to finish. Safe to call more than
     /// once, or without ``start()``.
     package func stop() async {
-        let task: Task<Void, any Error>? = state.withLock { state in
-            guard !state.stopped, let task = state.task else { return nil }
+        let running: (Task<Void, any Error>, ServiceGroup)? = state.withLock { state in
+            guard !state.stopped, let task = state.task, let group = state.group else { return nil }
             state.stopped = true
-            return task
+            return (task, group)
         }
-        guard let task else { return }
-        task.cancel()
+        guard let (task, group) = running else { return }
+        await group.triggerGracefulShutdown()
+        // A connection that stays open past the grace period is cut.
+        let deadline = Task {
+            try await Task.sleep(for: .seconds(5))
+            task.cancel()
+        }
         _ = try? await task.value
+        deadline.cancel()
         log("stopped")
     }
 
