@@ -7,6 +7,8 @@ packages=(
     pkg-config libcpg-dev libquorum-dev libvotequorum-dev libcmap-dev libcorosync-common-dev libqb-dev
     # The cluster stack the tests and the lab run for real.
     corosync pacemaker pacemaker-cli-utils pcs crmsh resource-agents fence-agents haproxy
+    # A quorum device for pairs: `khactl witness init` runs qnetd, bootstrap --quorum-device the qdevice daemon.
+    corosync-qnetd corosync-qdevice
     # Namespaces, links and process tools for the tests and the lab.
     iproute2 util-linux procps psmisc openssl
     # The demo and the bootstrap tests fetch the API endpoint through the VIP from the lab client.
