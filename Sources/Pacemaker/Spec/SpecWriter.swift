@@ -82,7 +82,7 @@ struct SpecWriter {
         }
         return Self.list(
             sets.enumerated().map { i, set in
-                if let verbatim = set.verbatim { return Self.map([(Self.s("xml"), Self.s(verbatim.xml))]) }
+                if let verbatim = set.verbatim { return Self.xml(verbatim) }
                 var e: [Entry] = []
                 if let id = set.id, !(i == 0 && id == base) { e.append((Self.s("id"), Self.s(id))) }
                 if let score = set.score { e.append((Self.s("score"), Self.s(score))) }
@@ -151,7 +151,7 @@ struct SpecWriter {
     }
 
     mutating func primitiveEntries(_ p: Primitive) -> [Entry]? {
-        // An agent the spec's `agent` key cannot spell (ocf without a provider) stays in the CIB only.
+        // An agent the spec's `agent` key cannot spell (ocf without a provider): the caller writes it as `xml:`.
         guard p.verbatim == nil, let agent = p.agent, ResourceAgent(parsing: agent.description) == agent else {
             return nil
         }

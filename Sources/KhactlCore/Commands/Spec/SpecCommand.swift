@@ -127,7 +127,7 @@ package struct SpecFromCIB: AsyncParsableCommand {
     package static let configuration = CommandConfiguration(
         commandName: "from-cib",
         abstract: "Write the spec of a CIB (a file, or - for the output of cibadmin -Q on stdin).",
-        discussion: "What the spec format cannot express is listed on stderr; it stays in the CIB untouched."
+        discussion: "Nothing is left out: what the spec's keys cannot spell is carried verbatim as xml: items."
     )
 
     /// The CIB file, `-` for standard input, or nil for the live cluster's CIB (`cibadmin -Q`).
