@@ -9,6 +9,8 @@ packages=(
     corosync pacemaker pacemaker-cli-utils pcs crmsh resource-agents fence-agents haproxy
     # A quorum device for pairs: `khactl witness init` runs qnetd, bootstrap --quorum-device the qdevice daemon.
     corosync-qnetd corosync-qdevice
+    # Lab nodes that boot systemd (`lab up --systemd`) are systemd-nspawn containers.
+    systemd-container
     # Namespaces, links and process tools for the tests and the lab.
     iproute2 util-linux procps psmisc openssl
     # The demo and the bootstrap tests fetch the API endpoint through the VIP from the lab client.

@@ -116,6 +116,8 @@ extension Lab {
         /// Bare controllers: namespaces, network and BMCs, but no cluster files and no corosync or pacemaker;
         /// `khactl lab bootstrap` (khactl bootstrap on every node) makes the cluster.
         package var bare = false
+        /// Nodes (and the witness) that boot systemd as their PID 1 (see ``Lab/bootSystemdHost``); goes with `bare`.
+        package var systemd = false
 
         /// Default options.
         package init() {}
@@ -127,6 +129,10 @@ extension Lab {
         guard (1...9).contains(options.nodes) else { throw LabError("--nodes must be 1 to 9, not \(options.nodes)") }
         guard options.token >= 200, options.consensus >= options.token else {
             throw LabError("--token must be at least 200 ms and --consensus at least the token")
+        }
+        if options.systemd {
+            guard options.bare else { throw LabError("--systemd goes with --bare: khactl bootstrap makes the cluster through systemctl") }
+            if let reason = Lab.systemdNodesUnsupported() { throw LabError("cannot boot systemd in lab nodes: \(reason)") }
         }
         try await store.locked {
             if store.exists {
@@ -142,13 +148,13 @@ extension Lab {
                 name: name, token: options.token, consensus: options.consensus, switchHolder: nil,
                 nodes: (1...options.nodes).map {
                     LabNodeState(name: "node\($0)", index: $0, address: LabNetwork.nodeAddress($0))
-                })
+                }, systemd: options.systemd ? true : nil)
             try store.save(state)
             do {
                 progress("switch: bridge 198.18.0.0/24, client \(LabNetwork.client)")
                 try await startSwitch(&state)
                 if options.bare {
-                    try writeBareFolders(state)
+                    try await writeBareFolders(state)
                 } else {
                     try await writeClusterFiles(state, fencing: options.fencing)
                 }
@@ -157,18 +163,22 @@ extension Lab {
                     try await startBMCs(&state)
                 }
                 for index in 1...options.nodes {
-                    progress("node\(index): namespaces, \(LabNetwork.nodeAddress(index))\(options.bare ? " (bare: no cluster yet)" : ", corosync, pacemaker")")
+                    let kind = options.systemd ? "systemd-nspawn, systemd" : "namespaces"
+                    progress("node\(index): \(kind), \(LabNetwork.nodeAddress(index))\(options.bare ? " (bare: no cluster yet)" : ", corosync, pacemaker")")
                     try await startNode(index, &state)
                 }
                 if options.witness {
                     progress("witness: namespaces, \(LabNetwork.nodeAddress(Lab.witnessIndex)) (corosync-qnetd once `khactl witness init` runs there)")
                     var witness = LabNodeState(name: "witness", index: Lab.witnessIndex, address: LabNetwork.nodeAddress(Lab.witnessIndex))
-                    let root = store.nodeFolder(Lab.witnessIndex)
-                    for path in LabNode.privateFolders {
-                        try FileManager.default.createDirectory(at: root.appendingPathComponent(path), withIntermediateDirectories: true)
+                    if !options.systemd {
+                        let root = store.nodeFolder(Lab.witnessIndex)
+                        for path in LabNode.privateFolders {
+                            try FileManager.default.createDirectory(at: root.appendingPathComponent(path), withIntermediateDirectories: true)
+                        }
+                        try LabNode.prepareOwnership(root)
                     }
-                    try LabNode.prepareOwnership(root)
-                    let (holder, initProcess) = try await bootHost(witness, switchHolder: state.switchHolder) { holder, initProcess in
+                    let boot = options.systemd ? bootSystemdHost : bootHost
+                    let (holder, initProcess) = try await boot(witness, state.switchHolder) { holder, initProcess in
                         witness.holder = holder
                         witness.initProcess = initProcess
                         state.witness = witness
@@ -221,9 +231,13 @@ extension Lab {
     }
 
     /// The private folders of every node, empty: a controller with the packages installed and nothing else.
-    private func writeBareFolders(_ state: LabState) throws {
+    private func writeBareFolders(_ state: LabState) async throws {
         try writeBMCPassword()
         for node in state.nodes {
+            if state.bootsSystemd {
+                try await prepareSystemdRoot(node)
+                continue
+            }
             let root = store.nodeFolder(node.index)
             for path in LabNode.privateFolders {
                 try FileManager.default.createDirectory(at: root.appendingPathComponent(path), withIntermediateDirectories: true)
@@ -335,7 +349,8 @@ extension Lab {
     func startNode(_ index: Int, _ state: inout LabState) async throws {
         guard let position = state.nodes.firstIndex(where: { $0.index == index }) else { throw LabError("no node\(index)") }
         let root = store.nodeFolder(index)
-        let (holder, initProcess) = try await bootHost(state.nodes[position], switchHolder: state.switchHolder) { holder, initProcess in
+        let boot = state.bootsSystemd ? bootSystemdHost : bootHost
+        let (holder, initProcess) = try await boot(state.nodes[position], state.switchHolder) { holder, initProcess in
             state.nodes[position].holder = holder
             state.nodes[position].initProcess = initProcess
             try store.save(state)
@@ -344,6 +359,8 @@ extension Lab {
         state.nodes[position].initProcess = initProcess
         state.nodes[position].fault = nil
         try store.save(state)
+        // A node that boots systemd has started what its units enable (bootstrap enabled the cluster's).
+        if state.bootsSystemd { return }
         // A node bootstrapped through pcsd runs pcsd from boot, as its unit would.
         try await startPCSD(initProcess, root: root)
         // A bare node (no corosync.conf on its "disk" yet) waits for `khactl lab bootstrap`; a bootstrapped one
@@ -449,10 +466,14 @@ extension Lab {
                 }
                 let root = store.nodeFolder(index)
                 try? FileManager.default.removeItem(at: root)
-                for path in LabNode.privateFolders {
-                    try FileManager.default.createDirectory(at: root.appendingPathComponent(path), withIntermediateDirectories: true)
+                if state.bootsSystemd {
+                    try await prepareSystemdRoot(node)
+                } else {
+                    for path in LabNode.privateFolders {
+                        try FileManager.default.createDirectory(at: root.appendingPathComponent(path), withIntermediateDirectories: true)
+                    }
+                    try LabNode.prepareOwnership(root)
                 }
-                try LabNode.prepareOwnership(root)
                 try await installNodeFiles(index)
                 try await startNode(index, &state)
                 state.nodes[position].fault = nil
@@ -486,7 +507,13 @@ extension Lab {
     func powerOff(_ node: LabNodeState) {
         // Killing PID 1 of a PID namespace kills every process in it; the namespaces go with them.
         node.initProcess?.killAndWait()
-        node.holder?.killAndWait()
+        // systemd-nspawn ends once its container has; a moment for that, then it is killed too.
+        if let holder = node.holder {
+            let deadline = ContinuousClock.now + .seconds(2)
+            while holder.isAlive && ContinuousClock.now < deadline { usleep(10_000) }
+            holder.killAndWait()
+        }
+        removeCgroups(node)
     }
 }
 
@@ -519,6 +546,11 @@ extension Lab {
         }
         if let witness = state.witness { powerOff(witness) }
         state.switchHolder?.killAndWait()
+        // The lab's cgroup folders (its nodes' are gone with them; rmdir leaves another lab's).
+        for hierarchy in Lab.cgroupHierarchies {
+            rmdir("\(hierarchy)/khactl-lab/\(name)")
+            rmdir("\(hierarchy)/khactl-lab")
+        }
     }
 }
 

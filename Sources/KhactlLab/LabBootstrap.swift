@@ -58,8 +58,19 @@ extension Lab {
             "    cidr: \(LabNetwork.prefix)",
             "    frontend-port: 7443",
             "    apiserver-port: 6443",
-            "    haproxy: {agent: \"lsb:haproxy\"}        # no systemd in a lab node",
-            "    apiserver: {agent: \"ocf:khactl:apiserver-standin\"}   # the lab's stand-in: haproxy answering HTTPS /healthz",
+        ]
+        if state.bootsSystemd {
+            lines += [
+                "    haproxy: {agent: \"systemd:haproxy\"}",
+                "    apiserver: {agent: \"systemd:\(Lab.standInUnitName)\"}   # the lab's stand-in: haproxy answering HTTPS /healthz",
+            ]
+        } else {
+            lines += [
+                "    haproxy: {agent: \"lsb:haproxy\"}        # no systemd in a lab node",
+                "    apiserver: {agent: \"ocf:khactl:apiserver-standin\"}   # the lab's stand-in: haproxy answering HTTPS /healthz",
+            ]
+        }
+        lines += [
             "    control-group:",
             "      - {id: kube-controller-manager, agent: \"ocf:pacemaker:Dummy\"}",
             "      - {id: kube-scheduler, agent: \"ocf:pacemaker:Dummy\"}",
@@ -201,9 +212,14 @@ extension Lab {
             let certificates = folder.appendingPathComponent("qdevice").path
             if !FileManager.default.fileExists(atPath: certificates) {
                 progress("witness: khactl witness init --cluster \(name) (corosync-qnetd, its CA, the cluster's certificate)")
+                // A witness that boots systemd has a disk of its own: the certificates are written there, then fetched.
+                let out = all.bootsSystemd ? "/root/qdevice" : certificates
                 let output = try await runner.run(try nodeCommand(
-                    Lab.witnessIndex, [Lab.executable, "witness", "init", "--cluster", name, "--out", certificates], timeout: .seconds(120)))
+                    Lab.witnessIndex, [Lab.executable, "witness", "init", "--cluster", name, "--out", out], timeout: .seconds(120)))
                 guard output.succeeded else { throw LabError("witness init: \(output.standardError)\(output.standardOutput)") }
+                if all.bootsSystemd {
+                    try await runner.check(Command("cp", ["-a", store.nodeFolder(Lab.witnessIndex).path + out, certificates]))
+                }
             }
             routeArguments += ["--qdevice-certificates", certificates]
         }
@@ -212,10 +228,32 @@ extension Lab {
             try await preparePCSD(state)
             routeArguments = ["--via", "pcsd", "--pcsd-password-file", Lab.nodeHaclusterPasswordFile]
         }
+        var nodeSpec = specPath
+        if state.bootsSystemd {
+            // Nodes with disks of their own see none of the lab's folder: the spec, the authkey and the quorum
+            // device's certificates are copied onto each, as an operator copies them to every controller.
+            nodeSpec = "/etc/khactl/cluster.yaml"
+            let copies = [(specPath, nodeSpec, 0o600), (keyPath, "/etc/khactl/authkey", 0o400)]
+            for node in state.nodes {
+                let root = store.nodeFolder(node.index).path
+                for (from, to, mode) in copies {
+                    guard let data = FileManager.default.contents(atPath: from) else { throw LabError("cannot read \(from)") }
+                    if FileManager.default.contents(atPath: root + to) != data { try Lab.replaceFile(root + to, with: data, mode: mode) }
+                }
+                if quorumDevice {
+                    let certificates = folder.appendingPathComponent("qdevice").path
+                    try? FileManager.default.removeItem(atPath: root + "/etc/khactl/qdevice")
+                    try await runner.check(Command("cp", ["-a", certificates, root + "/etc/khactl/qdevice"]))
+                }
+            }
+            routeArguments = routeArguments.map {
+                $0 == keyPath ? "/etc/khactl/authkey" : $0 == folder.appendingPathComponent("qdevice").path ? "/etc/khactl/qdevice" : $0
+            }
+        }
         progress("running khactl bootstrap on \(state.nodes.map(\.name).joined(separator: ", ")) at once")
         let commands = try state.nodes.map { node in
             (node.name, try nodeCommand(
-                node.index, [Lab.executable, "bootstrap", "-f", specPath, "--node", node.name] + routeArguments,
+                node.index, [Lab.executable, "bootstrap", "-f", nodeSpec, "--node", node.name] + routeArguments,
                 timeout: .seconds(300)))
         }
         let runner = self.runner
@@ -252,6 +290,14 @@ extension Lab {
             let path = etc.appendingPathComponent(file).path
             if FileManager.default.contents(atPath: path) == data { continue }
             try Lab.replaceFile(path, with: data, mode: mode)
+        }
+        // A node that boots systemd runs the stand-in as a unit (pacemaker's systemd class), installed as an
+        // operator installs one: the file, then daemon-reload where systemd runs.
+        guard try store.load().bootsSystemd else { return }
+        let unit = store.nodeFolder(index).appendingPathComponent("etc/systemd/system/\(Lab.standInUnitName).service").path
+        if FileManager.default.contents(atPath: unit) != Data(Lab.standInUnit.utf8) {
+            try Lab.replaceFile(unit, with: Data(Lab.standInUnit.utf8), mode: 0o644)
+            if try isPoweredOn(index) { try await runner.check(try nodeCommand(index, ["systemctl", "daemon-reload"])) }
         }
     }
 }

@@ -10,7 +10,7 @@ package struct LabCommand: AsyncParsableCommand {
         commandName: "lab",
         abstract: "A real N-node Corosync/Pacemaker cluster in network namespaces on this machine.",
         subcommands: [LabUp.self, LabBootstrapCommand.self, LabSpecCommand.self, LabStatus.self, LabExec.self, LabKill.self, LabRevive.self, LabDrill.self, LabMeasureCommand.self, LabUpgradeCommand.self, LabStandInUpgrade.self,
-            LabDown.self, LabInit.self, LabBMCCommand.self]
+            LabDown.self, LabInit.self, LabCgroupExec.self, LabBMCCommand.self]
     )
 
     package init() {}
@@ -41,12 +41,15 @@ package struct LabUp: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Fencing through a lab BMC per node and fence_redfish.") package var fencing = true
     @Flag(help: "Install the example resources (an IPaddr2 VIP and a cloned haproxy) once the lab is up.") package var example = false
     @Flag(help: "Bare controllers: no cluster yet; `khactl lab bootstrap` makes it with khactl bootstrap.") package var bare = false
+    @Flag(help: "Nodes that boot systemd as PID 1 (systemd-nspawn containers over roots of their own); goes with --bare.")
+    package var systemd = false
     @Flag(help: "Also a witness host (198.18.0.10) for a quorum device; `lab bootstrap --quorum-device` runs corosync-qnetd there.")
     package var witness = false
 
     package func validate() throws {
         if bare && example { throw ValidationError("--example needs a cluster; with --bare use `khactl lab bootstrap`") }
         if witness && !bare { throw ValidationError("--witness goes with --bare (`lab bootstrap --quorum-device` uses it)") }
+        if systemd && !bare { throw ValidationError("--systemd goes with --bare: khactl bootstrap makes the cluster through systemctl") }
     }
 
     package init() {}
@@ -59,6 +62,7 @@ package struct LabUp: AsyncParsableCommand {
         options.fencing = fencing
         options.bare = bare
         options.witness = witness
+        options.systemd = systemd
         let lab = try self.lab.lab()
         let start = ContinuousClock.now
         try await reportingErrors {
@@ -68,7 +72,7 @@ package struct LabUp: AsyncParsableCommand {
                 try await lab.installExample()
             }
         }
-        print("lab \(lab.name): up, \(nodes) nodes \(bare ? "(bare)" : "online"), in \((ContinuousClock.now - start).formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1))))")
+        print("lab \(lab.name): up, \(nodes) nodes \(bare ? "(bare\(systemd ? ", systemd" : ""))" : "online"), in \((ContinuousClock.now - start).formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1))))")
     }
 }
 

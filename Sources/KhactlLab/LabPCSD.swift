@@ -27,17 +27,27 @@ extension Lab {
             Command("openssl", ["passwd", "-6", "-stdin"], standardInput: [UInt8](password) + [0x0a])
         ).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
         let shadow = try String(contentsOfFile: "/etc/shadow", encoding: .utf8)
-        var found = false
-        let lines = shadow.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
-            var fields = line.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-            guard fields.first == "hacluster", fields.count > 2 else { return String(line) }
-            found = true
-            fields[1] = hash
-            return fields.joined(separator: ":")
+        guard let text = Lab.shadow(shadow, hacluster: hash) else {
+            throw LabError("this host has no hacluster user in /etc/shadow (is pcs installed?)")
         }
-        guard found else { throw LabError("this host has no hacluster user in /etc/shadow (is pcs installed?)") }
-        let nodeShadow = Data(lines.joined(separator: "\n").utf8)
+        let nodeShadow = Data(text.utf8)
         let shadowGroup = getgrnam("shadow")?.pointee.gr_gid ?? 0
+        if state.bootsSystemd {
+            // Each node has an /etc of its own: the password goes into its /etc/shadow (as `chpasswd` would put it),
+            // and pcsd is started as on a distribution that does not start it at install: `systemctl enable --now pcsd`.
+            for node in state.nodes {
+                let root = store.nodeFolder(node.index)
+                let nodePassword = root.appendingPathComponent(String(Lab.nodeHaclusterPasswordFile.dropFirst())).path
+                try Self.replaceFile(nodePassword, with: password, mode: 0o400)
+                let shadowPath = root.appendingPathComponent("etc/shadow").path
+                let nodeShadow = try String(contentsOfFile: shadowPath, encoding: .utf8)
+                let changed = Lab.shadow(nodeShadow, hacluster: hash)
+                guard let changed else { throw LabError("\(node.name) has no hacluster user in /etc/shadow (is pcs installed?)") }
+                if changed != nodeShadow { try Self.replaceFile(shadowPath, with: Data(changed.utf8), mode: 0o640, owner: (0, shadowGroup)) }
+                try await runner.check(try nodeCommand(node.index, ["systemctl", "enable", "--now", "pcsd"], timeout: .seconds(120)))
+            }
+            return
+        }
         for node in state.nodes {
             let root = store.nodeFolder(node.index)
             let path = root.appendingPathComponent(Lab.shadowFile).path
@@ -51,6 +61,19 @@ extension Lab {
             }
             try await startPCSD(initProcess, root: root)
         }
+    }
+
+    /// `shadow` with `hash` as hacluster's password, or nil when it has no hacluster line.
+    static func shadow(_ shadow: String, hacluster hash: String) -> String? {
+        var found = false
+        let lines = shadow.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            var fields = line.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            guard fields.first == "hacluster", fields.count > 2 else { return String(line) }
+            found = true
+            fields[1] = hash
+            return fields.joined(separator: ":")
+        }
+        return found ? lines.joined(separator: "\n") : nil
     }
 
     /// Mounts the node's shadow copy over /etc/shadow (once) and starts pcsd in it unless it runs; waits

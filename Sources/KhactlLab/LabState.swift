@@ -23,9 +23,9 @@ package struct LabNodeState: Codable, Sendable, Hashable {
     package var index: Int
     /// The node's address on the lab network.
     package var address: String
-    /// `unshare`, the parent of the node's init.
+    /// `unshare` (or, for a node that boots systemd, `systemd-nspawn`), the parent of the node's init.
     package var holder: ProcessIdentity?
-    /// PID 1 of the node's PID namespace; every namespace of the node is reached through it.
+    /// PID 1 of the node's PID namespace (`khactl lab init`, or systemd); every namespace of the node is reached through it.
     package var initProcess: ProcessIdentity?
     /// The node's BMC.
     package var bmc: ProcessIdentity?
@@ -52,6 +52,11 @@ package struct LabState: Codable, Sendable, Hashable {
     package var nodes: [LabNodeState]
     /// The witness host running corosync-qnetd (`lab up --witness`), if any: `witness`, index 0, 198.18.0.10.
     package var witness: LabNodeState?
+    /// Whether the nodes boot systemd (`lab up --systemd`): systemd-nspawn containers over roots of their own.
+    package var systemd: Bool?
+
+    /// Whether the nodes boot systemd.
+    package var bootsSystemd: Bool { systemd == true }
 }
 
 /// The lab network's fixed plan: everything in 198.18.0.0/24 (RFC 2544 benchmarking space), inside the
