@@ -40,7 +40,8 @@ package struct Lab: Sendable {
 
     /// `nsenter` arguments that enter every namespace of node `init`, for `argv`.
     static func enter(_ initProcess: ProcessIdentity, _ argv: [String]) -> [String] {
-        ["-t", String(initProcess.pid), "--net", "--mount", "--uts", "--ipc", "--pid", "--wd=/", "--"] + argv
+        // The node's root (a systemd node's is its own disk), and / in it as the working folder.
+        ["-t", String(initProcess.pid), "--net", "--mount", "--uts", "--ipc", "--pid", "--root", "--wdns=/", "--"] + argv
     }
 
     /// A command that runs `argv` inside node `index`.

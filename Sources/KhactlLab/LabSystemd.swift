@@ -6,7 +6,8 @@ import Foundation
 
 /// Lab hosts that boot systemd (`khactl lab up --systemd`): each node is a `systemd-nspawn` container whose PID 1
 /// is the distribution's systemd, over a root of its own: a copy of the host's /etc (with no cluster unit
-/// enabled), the folders of the host's /var (empty), the host's /usr read-only, and a private /usr/local. The
+/// enabled), the folders of the host's /var (empty), and the host's /usr under an overlay whose upper layer is the
+/// node's (what the node writes there, khactl in /usr/local/sbin or an OCF agent, stays on its disk). The
 /// distribution's units (corosync, pacemaker, pcsd, haproxy) run there exactly as on a controller, started by the
 /// commands a real host takes (`systemctl enable --now ...`), and start again on their own when a fenced node boots.
 ///
@@ -140,11 +141,11 @@ extension Lab {
         try fm.createDirectory(atPath: journal, withIntermediateDirectories: true)
         chown(journal, 0, getgrnam("systemd-journal")?.pointee.gr_gid ?? 0)
         chmod(journal, 0o2755)
-        // /usr is the host's (read-only); an empty mount point with os-release, which systemd-nspawn looks for.
+        // /usr is the host's under an overlay; its upper layer starts with os-release, which systemd-nspawn looks for.
         let usrLib = root.appendingPathComponent("usr/lib")
         try fm.createDirectory(at: usrLib, withIntermediateDirectories: true)
         try fm.copyItem(atPath: "/usr/lib/os-release", toPath: usrLib.appendingPathComponent("os-release").path)
-        // Private below the read-only /usr: /usr/local (where README installs khactl) and the lab's OCF agents.
+        // The upper layer has the lab's OCF agents' folder (installNodeFiles writes there) and /usr/local's.
         for folder in ["bin", "sbin", "lib", "share", "etc", "include", "src"] {
             try fm.createDirectory(at: root.appendingPathComponent("usr/local/\(folder)"), withIntermediateDirectories: true)
         }
@@ -230,11 +231,6 @@ extension Lab {
         guard let switchHolder, switchHolder.isAlive else { throw LabError("lab \(name) has no switch") }
         try await prepareSystemdRoot(node)
         let root = store.nodeFolder(node.index)
-        // Mount points the host's /usr lacks are made (empty) on the host: /usr is read-only in the node.
-        let ocf = "/usr/lib/ocf/resource.d/khactl"
-        if !FileManager.default.fileExists(atPath: ocf) {
-            try FileManager.default.createDirectory(atPath: ocf, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-        }
         removeCgroups(node)
         var arguments = ["lab", "cgroup-exec"]
         for folder in cgroupFolders(node) { arguments += ["--cgroup", folder] }
@@ -242,7 +238,8 @@ extension Lab {
             "--", "systemd-nspawn", "--quiet", "--boot", "--directory=\(root.path)", "--machine=\(machineName(node))",
             "--hostname=\(node.name)", "--register=no", "--keep-unit", "--private-network", "--capability=all",
             "--settings=no", "--link-journal=no", "--resolv-conf=off", "--timezone=off", "--console=passive",
-            "--bind-ro=/usr", "--bind=\(root.path)/usr/local:/usr/local", "--bind=\(root.path)\(ocf):\(ocf)",
+            // The host's /usr below, the node's own usr folder above: what the node installs stays on its disk.
+            "--overlay=/usr:\(root.path)/usr:/usr",
         ]
         for folder in try await Lab.executableFolders() { arguments.append("--bind-ro=\(folder)") }
         let log = folder.appendingPathComponent("\(node.name)-console.log").path
@@ -300,6 +297,11 @@ extension Lab {
             for folder in folders.sorted(by: { $0.count > $1.count }) + [top] {
                 for _ in 0..<50 where rmdir(folder) != 0 && errno == EBUSY { usleep(20_000) }
             }
+        }
+        // The overlay's work folders of /usr (systemd-nspawn makes one per boot and cannot remove it once killed).
+        let root = store.nodeFolder(node.index)
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? [] where entry.hasPrefix(".#usr") {
+            try? FileManager.default.removeItem(at: root.appendingPathComponent(entry))
         }
         // systemd-nspawn's folders on the host for the container (it cannot remove them where /run is no tmpfs).
         for folder in ["/run/systemd/nspawn/propagate/\(machineName(node))", "/run/systemd/nspawn/unix-export/\(machineName(node))"] {

@@ -6,8 +6,8 @@ import Synchronization
     import Glibc
 #endif
 
-/// A webhook receiver for tests: an HTTP/1.1 server on 127.0.0.1 (of the test's own network namespace, or
-/// of another one, e.g. a lab node's) that records every request and answers with scripted statuses.
+/// A webhook receiver for tests: an HTTP/1.1 server on 127.0.0.1 or another address (of the test's own network
+/// namespace, or of another one, e.g. a lab node's or the lab switch's) that records every request and answers with scripted statuses.
 ///
 /// One connection at a time, on a thread of its own; each request is answered and the connection closed.
 package final class WebhookReceiver: Sendable {
@@ -39,29 +39,32 @@ package final class WebhookReceiver: Sendable {
     /// later ones get `defaultStatus`. Each answer is sent after `delay`. With `networkNamespace` (a
     /// /proc/PID/ns/net path) the socket is made inside that namespace; it stays there whatever thread
     /// accepts on it.
-    package init(script: [Int] = [], defaultStatus: Int = 200, delay: Duration = .zero, networkNamespace: String? = nil) throws {
+    package init(
+        script: [Int] = [], defaultStatus: Int = 200, delay: Duration = .zero, networkNamespace: String? = nil, address: String = "127.0.0.1"
+    ) throws {
         let made = Mutex<Result<Int32, TestSetupError>?>(nil)
         if let networkNamespace {
             // The socket is made inside the namespace by khactl's one namespace thread, and stays there.
             do {
                 try NetworkNamespaceThread.start(in: networkNamespace, name: "webhook-receiver") {
-                    made.withLock { $0 = WebhookReceiver.makeListener() }
+                    made.withLock { $0 = WebhookReceiver.makeListener(address) }
                 }
             } catch {
                 throw TestSetupError(error.description)
             }
         } else {
-            made.withLock { $0 = WebhookReceiver.makeListener() }
+            made.withLock { $0 = WebhookReceiver.makeListener(address) }
         }
         while made.withLock({ $0 == nil }) { usleep(1_000) }
         let listening = try made.withLock { $0! }.get()
         listenFD = listening
-        var address = sockaddr_in()
+        var bound = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
+        _ = withUnsafeMutablePointer(to: &bound) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listening, $0, &length) }
         }
-        port = UInt16(bigEndian: address.sin_port)
+        port = UInt16(bigEndian: bound.sin_port)
+        self.address = address
         state = Mutex(([], script, false))
         self.defaultStatus = defaultStatus
         self.delay = delay
@@ -71,19 +74,19 @@ package final class WebhookReceiver: Sendable {
 
     deinit { stop() }
 
-    private static func makeListener() -> Result<Int32, TestSetupError> {
+    private static func makeListener(_ host: String) -> Result<Int32, TestSetupError> {
         let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var one: Int32 = 1
         setsockopt(socketFD, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_addr.s_addr = inet_addr(host)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard socketFD >= 0, bound == 0, listen(socketFD, 64) == 0 else {
-            return .failure(TestSetupError("cannot listen on 127.0.0.1: \(String(cString: strerror(errno)))"))
+            return .failure(TestSetupError("cannot listen on \(host): \(String(cString: strerror(errno)))"))
         }
         return .success(socketFD)
     }
@@ -91,8 +94,11 @@ package final class WebhookReceiver: Sendable {
     /// Every request so far.
     package var requests: [Request] { state.withLock { $0.requests } }
 
+    /// The address it listens on (127.0.0.1 unless told).
+    package let address: String
+
     /// The base URL, e.g. `http://127.0.0.1:40123`.
-    package var url: String { "http://127.0.0.1:\(port)" }
+    package var url: String { "http://\(address):\(port)" }
 
     /// Waits until `condition` holds for the requests so far, or throws after `timeout`.
     @discardableResult
