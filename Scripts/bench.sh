@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # khactl's benchmarks, one entry point, printing a table. Needs root (the lab makes namespaces).
-#   Scripts/bench.sh [--rounds N] [--only graph|apply|lab|profile|watch|day2|pair] [--keep DIR]
+#   Scripts/bench.sh [--rounds N] [--only graph|apply|lab|profile|watch|day2|pair|systemd] [--keep DIR]
 # Measures: the resource graph (validate, render, parse); khactl apply against sequential pcs commands and
 # pcs -f + cib-push on a live one-node lab (same spec, same starting configuration, same run), no-op apply and
 # start-up; lab up / down for 3 nodes (3 times each); failover drills, client-observed with dual-active
@@ -10,7 +10,8 @@
 # against a minimal C libcpg/libquorum watcher on the survivors of crash drills, with a second copy of the C
 # watcher as the control (extra latency and its noise floor, idle RSS and CPU); day-2 operations on the
 # profile's lab measured from the lab client (standby of the VIP's holder by khactl and by pcs, a rolling
-# upgrade of three nodes): the endpoint's longest HTTPS outage, ping gaps, dual-active samples.
+# upgrade of three nodes): the endpoint's longest HTTPS outage, ping gaps, dual-active samples; lab nodes that
+# boot systemd next to the lab's own (lab up, bootstrap through systemctl, the profile's drills).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,14 +23,15 @@ while [ $# -gt 0 ]; do
         --rounds) rounds=$2; shift 2 ;;
         --only) only=$2; shift 2 ;;
         --keep) keep=$2; shift 2 ;;
-        *) echo "usage: Scripts/bench.sh [--rounds N] [--only graph|apply|lab|profile|watch|day2|pair] [--keep DIR]" >&2; exit 2 ;;
+        *) echo "usage: Scripts/bench.sh [--rounds N] [--only graph|apply|lab|profile|watch|day2|pair|systemd] [--keep DIR]" >&2; exit 2 ;;
     esac
 done
 # --only runs one part: graph (resource graph), apply, lab (up/down and the example's drills), profile (the
 # Kubernetes profile's drills with its default timing and with `timing: fast`), watch (khactl watch against the
 # C watcher), pair. --keep copies
 # the watchers' raw arrival records to DIR (Scripts/bench/watch-report.py DIR reads them again). day2: standby
-# and rolling upgrade on the profile's lab (at least 5 runs each).
+# and rolling upgrade on the profile's lab (at least 5 runs each). systemd: bare labs with and without
+# `--systemd` in the same run (lab up, lab bootstrap, lab down x3 each; the profile's drills in each).
 part() { [ -z "$only" ] || [ "$only" = "$1" ]; }
 
 bash Scripts/install-deps.sh >/dev/null
@@ -97,6 +99,25 @@ run_drills() {  # label: the lab named bench, up; crash x rounds, partition and 
         drills+=("$1 $mode $("$khactl" lab drill --name bench --rounds "$n" --mode "$mode" --output json)")
     done
 }
+# Bare labs whose nodes boot systemd (systemd-nspawn, units started by systemctl) next to the lab's own nodes
+# (daemons started directly), in the same run: up, bootstrap and down x3, then the profile's drills in each.
+lifecycle=()
+if part systemd; then
+for kind in bare systemd; do
+    flag=(); [ "$kind" = systemd ] && flag=(--systemd)
+    for _ in 1 2 3; do
+        start=$(now); "$khactl" lab up --name bench --nodes 3 --bare "${flag[@]}" >/dev/null; up=$(elapsed "$start" "$(now)")
+        start=$(now); "$khactl" lab bootstrap --name bench --profile kubernetes-control-plane >/dev/null; boot=$(elapsed "$start" "$(now)")
+        start=$(now); "$khactl" lab down --name bench >/dev/null; down=$(elapsed "$start" "$(now)")
+        lifecycle+=("$kind $up $boot $down")
+    done
+    "$khactl" lab up --name bench --nodes 3 --bare "${flag[@]}" >/dev/null
+    "$khactl" lab bootstrap --name bench --profile kubernetes-control-plane >/dev/null
+    "$khactl" lab exec --name bench node1 -- crm_resource --wait --timeout=120s >/dev/null
+    run_drills "profile-$kind"
+    "$khactl" lab down --name bench >/dev/null
+done
+fi
 # The lab's own example (token 1000 ms, the VIP and a cloned haproxy installed with cibadmin).
 if part lab; then
 "$khactl" lab up --name bench --nodes 3 --example >/dev/null
@@ -247,6 +268,22 @@ printf '%-52s %8s %8s %8s   %s\n' "lab up, 3 nodes, all online (s)" "$a" "$b" "$
 read -r a b c <<<"$(summary "${downs[@]}")"
 printf '%-52s %8s %8s %8s   %s\n' "lab down, 3 nodes (s)" "$a" "$b" "$c" "<= 2 s"
 fi
+for kind in bare systemd; do
+    ups=(); boots=(); downs=()
+    for line in "${lifecycle[@]}"; do
+        read -r k u b d <<<"$line"
+        [ "$k" = "$kind" ] || continue
+        ups+=("$u"); boots+=("$b"); downs+=("$d")
+    done
+    [ ${#ups[@]} -gt 0 ] || continue
+    what="lab nodes"; [ "$kind" = systemd ] && what="systemd nodes"
+    read -r a b c <<<"$(summary "${ups[@]}")"
+    printf '%-52s %8s %8s %8s\n' "lab up --bare, 3 $what (s)" "$a" "$b" "$c"
+    read -r a b c <<<"$(summary "${boots[@]}")"
+    printf '%-52s %8s %8s %8s\n' "lab bootstrap, 3 $what (s)" "$a" "$b" "$c"
+    read -r a b c <<<"$(summary "${downs[@]}")"
+    printf '%-52s %8s %8s %8s\n' "lab down, 3 $what (s)" "$a" "$b" "$c"
+done
 for line in "${drills[@]}"; do
     label=${line%% *}
     rest=${line#* }
