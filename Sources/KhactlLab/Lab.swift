@@ -145,6 +145,8 @@ extension Lab {
                 try await teardown(old)
             }
             try removeContents(keeping: store.lockFile)
+            // A node that boots systemd has a disk with a copy of /etc/shadow and a 1777 /tmp: no other user reaches it.
+            if options.systemd { chmod(folder.path, 0o700) }
             var state = LabState(
                 name: name, token: options.token, consensus: options.consensus, switchHolder: nil,
                 nodes: (1...options.nodes).map {
