@@ -17,12 +17,6 @@ import Foundation
 /// (`/sys/fs/cgroup/.../khactl-lab/LAB/nodeN`) that systemd manages below; `--keep-unit --register=no` keep
 /// systemd-nspawn from asking the host's systemd (there may be none) for a scope.
 extension Lab {
-    /// The cluster's units, never enabled in a fresh node (bootstrap enables what it uses).
-    static let clusterUnits: Set<String> = [
-        "corosync.service", "corosync-qdevice.service", "corosync-qnetd.service", "pacemaker.service", "pcsd.service",
-        "pcsd-ruby.service", "haproxy.service", "sbd.service",
-    ]
-
     /// The unit of the stand-in API server in a systemd node (`systemd:khactl-apiserver-standin` in the profile).
     static let standInUnitName = "khactl-apiserver-standin"
 
@@ -106,16 +100,12 @@ extension Lab {
         for file in ["corosync/corosync.conf", "corosync/authkey", "pacemaker/authkey", "machine-id"] {
             try? fm.removeItem(at: etc.appendingPathComponent(file))
         }
-        // No unit of the host's enabled: a controller's cluster units are enabled by bootstrap; other services of
-        // this host (databases, its own agents) are not the node's.
+        // No unit the host enabled is enabled in the node: a controller's cluster units are enabled by bootstrap,
+        // and the host's other choices (its databases, timers, gettys) are not the node's. The node boots
+        // systemd's static units and its network unit, whatever host the lab runs on.
         let units = etc.appendingPathComponent("systemd/system")
-        for folder in (try? fm.contentsOfDirectory(atPath: units.path)) ?? [] where folder.hasSuffix(".wants") {
-            let wants = units.appendingPathComponent(folder)
-            for link in (try? fm.contentsOfDirectory(atPath: wants.path)) ?? [] {
-                if Lab.clusterUnits.contains(link) || (folder == "multi-user.target.wants" && link.hasSuffix(".service")) {
-                    try fm.removeItem(at: wants.appendingPathComponent(link))
-                }
-            }
+        for folder in (try? fm.contentsOfDirectory(atPath: units.path)) ?? [] where folder.hasSuffix(".wants") || folder.hasSuffix(".requires") {
+            try fm.removeItem(at: units.appendingPathComponent(folder))
         }
         // A container has no console to log in on.
         for unit in ["console-getty.service", "getty@.service"] {

@@ -105,11 +105,14 @@ struct SystemdLabTests {
                 let rounds = drill["details"] as? [[String: Any]] ?? []
                 #expect(rounds.count == 1 && rounds.allSatisfy { $0["newHolder"] as? String != $0["victim"] as? String }, "\(mode): \(drill)")
             }
-            // The crash drill powered its victim off and on: a new boot, whose systemd started the cluster's units
-            // (lab revive boots the node and calls nothing else).
+            // node3 fenced by the cluster (stonith-action off: its BMC powers it off), then powered on again: a new
+            // boot, whose systemd starts the cluster's units (lab revive boots the node and calls nothing else).
             let before = try Self.boots(root, 3)
-            let kill = try root.run(["lab", "kill", "--mode", "crash", "node3"])
-            #expect(kill.status == 0, "\(kill.stderr)")
+            let fence = try root.run(["lab", "exec", "node1", "--", "stonith_admin", "--fence", "node3", "--timeout", "60"], timeout: 90)
+            #expect(fence.status == 0, "stonith_admin: \(fence.stdout) \(fence.stderr)")
+            let off = try root.json(["lab", "status", "--output", "json"])
+            let node3 = (off["nodes"] as? [[String: Any]])?.first { $0["name"] as? String == "node3" }
+            #expect(node3?["power"] as? String == "off", "\(off)")
             let revive = try root.run(["lab", "revive", "node3"])
             #expect(revive.status == 0, "\(revive.stderr)")
             try Self.waitActive(root, 3, ["corosync.service", "pacemaker.service"])
