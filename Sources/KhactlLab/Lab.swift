@@ -551,7 +551,7 @@ extension Lab {
         state.switchHolder?.killAndWait()
         // The lab's cgroup folders (its nodes' are gone with them; rmdir leaves another lab's).
         for hierarchy in Lab.cgroupHierarchies {
-            rmdir("\(hierarchy)/khactl-lab/\(name)")
+            rmdir("\(hierarchy)/khactl-lab/\(cgroupName)")
             rmdir("\(hierarchy)/khactl-lab")
         }
     }

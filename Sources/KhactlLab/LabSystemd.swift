@@ -14,7 +14,7 @@ import Foundation
 /// The container has its own network namespace (`--private-network`); the lab plugs its cable into the switch as
 /// for any node, and the node's own unit (khactl-lab-network.service, ordered before network-online.target) gives
 /// eth0 its address, as ifupdown does on a controller. Each container runs in a cgroup of its own
-/// (`/sys/fs/cgroup/.../khactl-lab/LAB/nodeN`) that systemd manages below; `--keep-unit --register=no` keep
+/// (`/sys/fs/cgroup/.../khactl-lab/LAB-HASH/nodeN`) that systemd manages below; `--keep-unit --register=no` keep
 /// systemd-nspawn from asking the host's systemd (there may be none) for a scope.
 extension Lab {
     /// The unit of the stand-in API server in a systemd node (`systemd:khactl-apiserver-standin` in the profile).
@@ -62,7 +62,14 @@ extension Lab {
     /// The cgroup folders node `node` runs in, one per hierarchy systemd uses: the unified one on a cgroup v2 host;
     /// the named `systemd` one and the unified one (when mounted) on a v1 or hybrid host.
     func cgroupFolders(_ node: LabNodeState) -> [String] {
-        Lab.cgroupHierarchies.map { "\($0)/khactl-lab/\(name)/\(node.name)" }
+        Lab.cgroupHierarchies.map { "\($0)/khactl-lab/\(cgroupName)/\(node.name)" }
+    }
+
+    /// The lab's cgroup folder name: its name and a hash of its folder (labs of one name under two roots differ).
+    var cgroupName: String {
+        var hash: UInt32 = 2_166_136_261
+        for byte in folder.path.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        return "\(name)-\(String(hash, radix: 16))"
     }
 
     static var cgroupHierarchies: [String] {
@@ -191,10 +198,10 @@ extension Lab {
 
     /// The folders khactl's executable needs inside a node, read-only at the same paths: its own and those of the
     /// shared libraries it loads from outside /usr (a toolchain's Swift runtime, for a build that is not static).
-    static func executableFolders() async throws -> [String] {
+    func executableFolders() async throws -> [String] {
         let executable = Lab.executable
         var folders = [(executable as NSString).deletingLastPathComponent]
-        let output = try await SubprocessRunner().run(Command("ldd", [executable]))
+        let output = try await runner.run(Command("ldd", [executable]))
         for line in output.standardOutput.split(separator: "\n") {
             guard let arrow = line.range(of: "=> /") else { continue }
             let path = line[line.index(before: arrow.upperBound)...].split(separator: " ").first.map(String.init) ?? ""
@@ -231,25 +238,36 @@ extension Lab {
             // The host's /usr below, the node's own usr folder above: what the node installs stays on its disk.
             "--overlay=/usr:\(root.path)/usr:/usr",
         ]
-        for folder in try await Lab.executableFolders() { arguments.append("--bind-ro=\(folder)") }
+        for folder in try await executableFolders() { arguments.append("--bind-ro=\(folder)") }
         let log = folder.appendingPathComponent("\(node.name)-console.log").path
-        let holder = try Daemon.spawn(Command(Lab.executable, arguments), log: log)
-        try record(holder, nil)
-        // systemd-nspawn's payload: the node's systemd, in a PID namespace of its own.
-        let ownPID = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid")
-        var found: ProcessIdentity?
-        let deadline = ContinuousClock.now + .seconds(30)
-        while found == nil, ContinuousClock.now < deadline, holder.isAlive {
-            for child in holder.children {
-                let comm = (try? String(contentsOfFile: "/proc/\(child)/comm", encoding: .utf8))?.trimmingCharacters(in: .newlines)
-                let namespace = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(child)/ns/pid")
-                if comm == "systemd", namespace != ownPID, let identity = ProcessIdentity.of(child) { found = identity }
+        // systemd-nspawn can refuse to start while the last container of this node is still being torn down (its
+        // directory lock, the overlay's upper layer): a few tries, each with the reason it gave.
+        var reasons: [String] = []
+        var booted: (holder: ProcessIdentity, initProcess: ProcessIdentity)?
+        for attempt in 1...3 where booted == nil {
+            let offset = (try? FileManager.default.attributesOfItem(atPath: log)[.size] as? Int) ?? 0
+            let holder = try Daemon.spawn(Command(Lab.executable, arguments), log: log)
+            try record(holder, nil)
+            var found: ProcessIdentity?
+            let deadline = ContinuousClock.now + .seconds(60)
+            while found == nil, ContinuousClock.now < deadline, holder.isAlive {
+                found = containerInit(node)
+                if found == nil { try await Task.sleep(for: .milliseconds(10)) }
             }
-            if found == nil { try await Task.sleep(for: .milliseconds(10)) }
+            if let found {
+                booted = (holder, found)
+                break
+            }
+            let alive = holder.isAlive
+            holder.killAndWait()
+            removeCgroups(node)
+            let console = FileManager.default.contents(atPath: log).map { String(decoding: $0.dropFirst(offset), as: UTF8.self) } ?? ""
+            let last = console.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.last { !$0.isEmpty } ?? "no output"
+            reasons.append("try \(attempt): \(alive ? "no container init within 60 s" : "systemd-nspawn exited"): \(last)")
+            try await Task.sleep(for: .milliseconds(500))
         }
-        guard let initProcess = found else {
-            let text = (try? String(contentsOfFile: log, encoding: .utf8)).map { String($0.suffix(600)) } ?? ""
-            throw LabError("systemd-nspawn did not boot \(node.name): \(text)")
+        guard let (holder, initProcess) = booted else {
+            throw LabError("systemd-nspawn did not boot \(node.name) (\(reasons.joined(separator: "; "))); its console: \(log)")
         }
         try record(holder, initProcess)
         try await waitForNamespace(of: initProcess.pid)
@@ -266,7 +284,8 @@ extension Lab {
             let state = try await runner.run(
                 Command("nsenter", Lab.enter(initProcess, ["systemctl", "is-system-running", "--wait"]), timeout: .seconds(120)))
             answer = state.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
-            if !answer.isEmpty || !initProcess.isAlive { break }
+            // "offline": no manager answers yet (its private socket is not there).
+            if (!answer.isEmpty && answer != "offline") || !initProcess.isAlive { break }
             answer = state.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -274,6 +293,31 @@ extension Lab {
             throw LabError("\(node.name) did not finish booting: systemd says \"\(answer)\"; see `khactl lab exec \(node.name) -- journalctl -b`")
         }
         return (holder, initProcess)
+    }
+
+    /// The node's systemd: the process in the node's cgroups whose PID in its own namespace is 1, once it runs
+    /// systemd (before, it is systemd-nspawn's code setting the container up). Found by cgroup, not by parentage
+    /// (nspawn's child forks it, and who its parent is then depends on nspawn's version).
+    func containerInit(_ node: LabNodeState) -> ProcessIdentity? {
+        guard let top = cgroupFolders(node).first else { return nil }
+        var folders = [top]
+        if let walker = FileManager.default.enumerator(atPath: top) {
+            while let entry = walker.nextObject() as? String {
+                if (walker.fileAttributes?[.type] as? FileAttributeType) == .typeDirectory { folders.append(top + "/" + entry) }
+            }
+        }
+        for folder in folders {
+            let procs = (try? String(contentsOfFile: folder + "/cgroup.procs", encoding: .utf8)) ?? ""
+            for pid in procs.split(separator: "\n").compactMap({ Int32($0) }) {
+                guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+                    let line = status.split(separator: "\n").first(where: { $0.hasPrefix("NSpid:") })
+                else { continue }
+                let fields = line.split(whereSeparator: { $0 == "\t" || $0 == " " })
+                let comm = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.trimmingCharacters(in: .newlines)
+                if fields.count >= 3, fields.last == "1", comm == "systemd", let identity = ProcessIdentity.of(pid) { return identity }
+            }
+        }
+        return nil
     }
 
     /// Removes the cgroups of node `node` (once its processes are gone), deepest first.
@@ -284,8 +328,20 @@ extension Lab {
             while let entry = walker.nextObject() as? String {
                 if (walker.fileAttributes?[.type] as? FileAttributeType) == .typeDirectory { folders.append(top + "/" + entry) }
             }
-            for folder in folders.sorted(by: { $0.count > $1.count }) + [top] {
-                for _ in 0..<50 where rmdir(folder) != 0 && errno == EBUSY { usleep(20_000) }
+            folders = folders.sorted(by: { $0.count > $1.count }) + [top]
+            // Whatever still runs in the node's cgroups is the node's (the lab started it there): a container left
+            // by a khactl killed half-way, or one whose PIDs were never recorded, is ended here.
+            var killed = false
+            for folder in folders {
+                let procs = (try? String(contentsOfFile: folder + "/cgroup.procs", encoding: .utf8)) ?? ""
+                for pid in procs.split(separator: "\n").compactMap({ Int32($0) }) {
+                    if let process = ProcessIdentity.of(pid), process.signal(SIGKILL) { killed = true }
+                }
+            }
+            // A cgroup stays busy until its last process is reaped (by systemd-nspawn, or by init): at most 2 s.
+            let deadline = ContinuousClock.now + (killed ? .seconds(2) : .milliseconds(200))
+            for folder in folders {
+                while rmdir(folder) != 0 && errno == EBUSY && ContinuousClock.now < deadline { usleep(10_000) }
             }
         }
         // The overlay's work folders of /usr (systemd-nspawn makes one per boot and cannot remove it once killed).
