@@ -147,6 +147,29 @@ struct SystemdLabTests {
         }
     }
 
+    @Test("a systemd pair with a quorum device: witness init enables corosync-qnetd, bootstrap corosync-qdevice, by systemctl; a crash drill")
+    func quorumDevice() async throws {
+        let root = try LabTests.LabRoot()
+        defer {
+            _ = try? root.run(["lab", "down"])
+            root.remove()
+        }
+        let up = try root.run(["lab", "up", "--bare", "--systemd", "--nodes", "2", "--witness"])
+        try #require(up.status == 0, "lab up --bare --systemd --witness: \(up.stdout) \(up.stderr)")
+        let bootstrap = try root.run(["lab", "bootstrap", "--profile", "kubernetes-control-plane", "--quorum-device"], timeout: 300)
+        try #require(bootstrap.status == 0, "\(bootstrap.stdout.suffix(2000)) \(bootstrap.stderr)")
+        let witness = try root.run(["lab", "exec", "witness", "--", "systemctl", "show", "corosync-qnetd", "-p", "ActiveState", "-p", "UnitFileState"])
+        #expect(witness.stdout == "ActiveState=active\nUnitFileState=enabled\n", "\(witness.stdout) \(witness.stderr)")
+        for node in 1...2 {
+            let values = try Self.show(root, node, "corosync-qdevice.service", ["ActiveState", "UnitFileState"])
+            #expect(values == ["ActiveState": "active", "UnitFileState": "enabled"], "node\(node): \(values)")
+        }
+        let quorum = try Self.exec(root, 1, ["corosync-quorumtool", "-s"])
+        #expect(quorum.contains("Flags:            Quorate Qdevice"), "\(quorum)")
+        let drill = try root.json(["lab", "drill", "--rounds", "1", "--mode", "crash", "--output", "json"])
+        #expect(drill["dualActiveSamples"] as? Int == 0, "\(drill)")
+    }
+
     @Test("khactl-watch.service on every systemd node as README installs it: a crash reaches the receiver once, a corosync restart is reported, stop flushes and exits 0")
     func watchService() async throws {
         try await Self.withSystemdLab(3) { root in
