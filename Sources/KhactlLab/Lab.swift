@@ -173,13 +173,7 @@ extension Lab {
                 if options.witness {
                     progress("witness: namespaces, \(LabNetwork.nodeAddress(Lab.witnessIndex)) (corosync-qnetd once `khactl witness init` runs there)")
                     var witness = LabNodeState(name: "witness", index: Lab.witnessIndex, address: LabNetwork.nodeAddress(Lab.witnessIndex))
-                    if !options.systemd {
-                        let root = store.nodeFolder(Lab.witnessIndex)
-                        for path in LabNode.privateFolders {
-                            try FileManager.default.createDirectory(at: root.appendingPathComponent(path), withIntermediateDirectories: true)
-                        }
-                        try LabNode.prepareOwnership(root)
-                    }
+                    try await makeEmptyDisk(witness, systemd: options.systemd)
                     let boot = options.systemd ? bootSystemdHost : bootHost
                     let (holder, initProcess) = try await boot(witness, state.switchHolder) { holder, initProcess in
                         witness.holder = holder
@@ -233,20 +227,21 @@ extension Lab {
             Command("nsenter", ["--net=\(path)", "--", "ip", "-batch", "-"], standardInput: Array((lines.joined(separator: "\n") + "\n").utf8)))
     }
 
-    /// The private folders of every node, empty: a controller with the packages installed and nothing else.
+    /// Every node's empty disk: a controller with the packages installed and nothing else.
     private func writeBareFolders(_ state: LabState) async throws {
         try writeBMCPassword()
-        for node in state.nodes {
-            if state.bootsSystemd {
-                try await prepareSystemdRoot(node)
-                continue
-            }
-            let root = store.nodeFolder(node.index)
-            for path in LabNode.privateFolders {
-                try FileManager.default.createDirectory(at: root.appendingPathComponent(path), withIntermediateDirectories: true)
-            }
-            try LabNode.prepareOwnership(root)
+        for node in state.nodes { try await makeEmptyDisk(node, systemd: state.bootsSystemd) }
+    }
+
+    /// Node `node`'s empty disk: for a node that boots systemd its root file system (``prepareSystemdRoot(_:)``),
+    /// else its private folders, with pacemaker's owners.
+    func makeEmptyDisk(_ node: LabNodeState, systemd: Bool) async throws {
+        if systemd { return try await prepareSystemdRoot(node) }
+        let root = store.nodeFolder(node.index)
+        for path in LabNode.privateFolders {
+            try FileManager.default.createDirectory(at: root.appendingPathComponent(path), withIntermediateDirectories: true)
         }
+        try LabNode.prepareOwnership(root)
     }
 
     /// The lab BMCs' password, in a 0400 file of the lab's folder.
@@ -282,10 +277,7 @@ extension Lab {
         let cib = try await LabCIB.initial(clusterName: name, nodes: state.nodes, fencing: fencing, bmcPassword: String(password))
         for node in state.nodes {
             let root = store.nodeFolder(node.index)
-            for path in LabNode.privateFolders {
-                try FileManager.default.createDirectory(at: root.appendingPathComponent(path), withIntermediateDirectories: true)
-            }
-            try LabNode.prepareOwnership(root)
+            try await makeEmptyDisk(node, systemd: false)
             try Lab.replaceFile(root.appendingPathComponent("etc/corosync/corosync.conf").path, with: Data(config.render().utf8), mode: 0o644)
             try Lab.replaceFile(root.appendingPathComponent("etc/corosync/authkey").path, with: Data(key), mode: 0o400)
             try Lab.replaceFile(
@@ -469,14 +461,7 @@ extension Lab {
                 }
                 let root = store.nodeFolder(index)
                 try? FileManager.default.removeItem(at: root)
-                if state.bootsSystemd {
-                    try await prepareSystemdRoot(node)
-                } else {
-                    for path in LabNode.privateFolders {
-                        try FileManager.default.createDirectory(at: root.appendingPathComponent(path), withIntermediateDirectories: true)
-                    }
-                    try LabNode.prepareOwnership(root)
-                }
+                try await makeEmptyDisk(node, systemd: state.bootsSystemd)
                 try await installNodeFiles(index)
                 try await startNode(index, &state)
                 state.nodes[position].fault = nil
